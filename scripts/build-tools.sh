@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Builds the real Kubernetes toolchain from Go modules into $MCP_TOOLS_DIR (default
+# ~/.cache/mcp-operator/tools). Idempotent: a tool whose stamp matches its pinned version is skipped.
+# Usage: scripts/build-tools.sh [tool ...]   (tools: kubernetes etcd kwok helm ct)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=../tools/versions.env
+source "$ROOT/tools/versions.env"
+TOOLS_DIR="${MCP_TOOLS_DIR:-$HOME/.cache/mcp-operator/tools}"
+BIN="$TOOLS_DIR/bin"
+mkdir -p "$BIN" "$TOOLS_DIR/stamps"
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}"
+
+up_to_date() { # name version binaries...
+  local name=$1 version=$2; shift 2
+  [[ "$(cat "$TOOLS_DIR/stamps/$name" 2>/dev/null)" == "$version" ]] || return 1
+  for b in "$@"; do [[ -x "$BIN/$b" ]] || return 1; done
+}
+stamp() { echo "$2" > "$TOOLS_DIR/stamps/$1"; echo "built $1 $2"; }
+log() { echo "[build-tools $(date +%H:%M:%S)] $*"; }
+
+build_kubernetes() {
+  local v=$KUBERNETES_VERSION minor
+  up_to_date kubernetes "$v" kube-apiserver kube-controller-manager kubectl && return
+  minor=${v#v1.}; minor=${minor%%.*}
+  local ld="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  log "kubernetes $v (kube-apiserver, kube-controller-manager, kubectl): several minutes cold"
+  (cd "$ROOT/tools/kubernetes" && for c in kube-apiserver kube-controller-manager kubectl; do
+     go build -trimpath -ldflags "$ld" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c"; done)
+  stamp kubernetes "$v"
+}
+
+build_etcd() {
+  up_to_date etcd "$ETCD_VERSION" etcd && return
+  log "etcd $ETCD_VERSION"
+  (cd "$ROOT/tools/etcd" && go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .)
+  stamp etcd "$ETCD_VERSION"
+}
+
+build_kwok() {
+  up_to_date kwok "$KWOK_VERSION" kwok && return
+  log "kwok $KWOK_VERSION"
+  GOBIN="$BIN" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  stamp kwok "$KWOK_VERSION"
+}
+
+build_helm() {
+  up_to_date helm "$HELM_VERSION+$KUBERNETES_VERSION" helm && return
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local ld="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  ld+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  # Without these, .Capabilities.KubeVersion falls back to v1.20 when rendering offline.
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ld+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+  done
+  log "helm $HELM_VERSION"
+  GOBIN="$BIN" go install -trimpath -ldflags "$ld" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  stamp helm "$HELM_VERSION+$KUBERNETES_VERSION"
+}
+
+build_ct() {
+  up_to_date ct "$CHART_TESTING_VERSION" ct && return
+  log "chart-testing $CHART_TESTING_VERSION"
+  GOBIN="$BIN" go install -trimpath \
+    -ldflags "-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$CHART_TESTING_VERSION" \
+    "github.com/helm/chart-testing/v3/ct@$CHART_TESTING_VERSION"
+  stamp ct "$CHART_TESTING_VERSION"
+}
+
+tools=("$@"); [[ ${#tools[@]} -eq 0 ]] && tools=(etcd kwok helm ct kubernetes)
+for t in "${tools[@]}"; do "build_$t"; done
+log "tools ready in $BIN"
