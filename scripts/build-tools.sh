@@ -21,15 +21,15 @@ log() { echo "[build-tools $(date +%H:%M:%S)] $*"; }
 
 build_kubernetes() {
   local v=$KUBERNETES_VERSION minor
-  up_to_date kubernetes "$v" kube-apiserver kube-controller-manager kubectl && return
+  up_to_date kubernetes "$v" kube-apiserver kube-controller-manager kube-scheduler kubectl && return
   minor=${v#v1.}; minor=${minor%%.*}
   local ld="-s -w"
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  log "kubernetes $v (kube-apiserver, kube-controller-manager, kubectl): several minutes cold"
-  (cd "$ROOT/tools/kubernetes" && for c in kube-apiserver kube-controller-manager kubectl; do
+  log "kubernetes $v (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl): several minutes cold"
+  (cd "$ROOT/tools/kubernetes" && for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
      go build -trimpath -ldflags "$ld" -o "$BIN/$c" "k8s.io/kubernetes/cmd/$c"; done)
   stamp kubernetes "$v"
 }
@@ -66,9 +66,9 @@ build_helm() {
 build_ct() {
   up_to_date ct "$CHART_TESTING_VERSION" ct && return
   log "chart-testing $CHART_TESTING_VERSION"
-  GOBIN="$BIN" go install -trimpath \
+  (cd "$ROOT/tools/chart-testing" && go build -trimpath \
     -ldflags "-s -w -X github.com/helm/chart-testing/v3/ct/cmd.Version=$CHART_TESTING_VERSION" \
-    "github.com/helm/chart-testing/v3/ct@$CHART_TESTING_VERSION"
+    -o "$BIN/ct" github.com/helm/chart-testing/v3/ct)
   stamp ct "$CHART_TESTING_VERSION"
 }
 

@@ -1,0 +1,46 @@
+"""Shared fixtures: one local control plane per test session, a fresh namespace per test.
+
+MCP_KEEP_CLUSTER=1 leaves the cluster running in .state/test-cluster for a fast next run
+(it is reused while it answers); otherwise it is stopped and removed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.kube import ControlPlane
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def control_plane():
+    keep = os.environ.get("MCP_KEEP_CLUSTER") == "1"
+    state = REPO / ".state" / "test-cluster" if keep else Path(tempfile.mkdtemp(prefix="mcp-cluster-"))
+    cp = ControlPlane(state)
+    cp.start()
+    yield cp
+    if not keep:
+        cp.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def namespace(control_plane):
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Anything that touches the cluster is marked, so `-m "not cluster"` is a fast pure run.
+    for item in items:
+        if "control_plane" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.cluster)
