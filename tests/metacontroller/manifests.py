@@ -1,0 +1,40 @@
+"""Loading CompositeController manifests and pointing their webhooks at a local hook server."""
+
+from __future__ import annotations
+
+import copy
+import urllib.parse
+from pathlib import Path
+
+import yaml
+
+CRDS_DIR = Path(__file__).resolve().parent / "crds"
+
+
+def load_controllers(path: str | Path) -> list[dict]:
+    """All CompositeController documents of a (multi-document) YAML file."""
+    with open(path) as fh:
+        docs = [d for d in yaml.safe_load_all(fh) if d]
+    return [d for d in docs if d.get("kind") == "CompositeController"]
+
+
+def rewrite_hook_urls(cc: dict, base_url: str) -> dict:
+    """A copy of cc whose hooks call base_url + the hook's path instead of the in-cluster Service.
+
+    `webhook.service` + `path` (or a full `url`) becomes `url: <base_url><path>`; timeout,
+    version and everything else is kept.
+    """
+    cc = copy.deepcopy(cc)
+    base = base_url.rstrip("/")
+    for hook in ((cc.get("spec") or {}).get("hooks") or {}).values():
+        wh = (hook or {}).get("webhook")
+        if not wh:
+            continue
+        if wh.get("url"):
+            path = urllib.parse.urlsplit(wh["url"]).path
+        else:
+            path = wh.get("path") or "/"
+        wh.pop("service", None)
+        wh.pop("path", None)
+        wh["url"] = base + path
+    return cc
