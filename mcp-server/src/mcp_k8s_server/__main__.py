@@ -1,0 +1,60 @@
+"""Entry point: ``mcp-k8s-server`` picks the transport from MCP_TRANSPORT (stdio | http | streamable-http)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from . import __version__, config, logs
+
+log = logging.getLogger("mcp_k8s_server")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = config.load()
+    except config.ConfigError as exc:
+        logs.setup("INFO")
+        log.error("invalid configuration", extra={"error": str(exc)})
+        return 2
+    logs.setup(settings.log_level, {"server": settings.server_name, "pod": settings.pod_name or ""})
+    for warning in settings.warnings:
+        log.warning(warning, extra={"configFile": settings.config_file})
+
+    from .server import build
+
+    mcp, deps = build(settings)
+    log.info(
+        "starting",
+        extra={
+            "version": __version__,
+            "transport": settings.transport,
+            "readOnly": settings.read_only,
+            "namespaces": list(settings.namespaces) or "all",
+            "configFile": settings.config_file,
+        },
+    )
+    if not settings.http:
+        mcp.run("stdio")
+        return 0
+
+    import uvicorn
+
+    from .http import build_app, describe
+
+    app = build_app(mcp, deps)
+    log.info("listening", extra=describe(settings))
+    uvicorn.run(
+        app,
+        host=settings.bind_host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
