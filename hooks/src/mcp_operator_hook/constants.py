@@ -1,0 +1,147 @@
+"""Every name, label, port and default the hook decides, in one place.
+
+Tests import these instead of repeating literals. Defaults that the CRD also declares
+(transport, port, replicas) are checked against the CRD by tests/hook/test_crd.py.
+"""
+
+from __future__ import annotations
+
+# --- the API ------------------------------------------------------------------------------
+GROUP = "mcp.example.com"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "MCPServer"
+PLURAL = "mcpservers"
+CRD_NAME = f"{PLURAL}.{GROUP}"
+SHORT_NAME = "mcps"
+
+TRANSPORT_STDIO = "stdio"
+TRANSPORT_HTTP = "http"
+TRANSPORT_STREAMABLE_HTTP = "streamable-http"
+TRANSPORTS = (TRANSPORT_STDIO, TRANSPORT_HTTP, TRANSPORT_STREAMABLE_HTTP)
+HTTP_TRANSPORTS = (TRANSPORT_HTTP, TRANSPORT_STREAMABLE_HTTP)
+
+DEFAULT_TRANSPORT = TRANSPORT_STREAMABLE_HTTP
+DEFAULT_PORT = 8080
+DEFAULT_REPLICAS = 1
+MAX_STDIO_REPLICAS = 1
+
+# Per-transport default *requests* (the seed's SetDefaultResources). Applied only for a
+# resource the spec does not request; capped at the spec's limit for that resource.
+DEFAULT_REQUESTS = {
+    TRANSPORT_STDIO: {"cpu": "50m", "memory": "64Mi"},
+    TRANSPORT_HTTP: {"cpu": "100m", "memory": "128Mi"},
+    TRANSPORT_STREAMABLE_HTTP: {"cpu": "200m", "memory": "256Mi"},
+}
+
+# --- children -----------------------------------------------------------------------------
+DEPLOYMENT_CHILD_KEY = "Deployment.apps/v1"
+SERVICE_CHILD_KEY = "Service.v1"
+CONFIGMAP_CHILD_KEY = "ConfigMap.v1"
+CHILD_KEYS = (DEPLOYMENT_CHILD_KEY, SERVICE_CHILD_KEY, CONFIGMAP_CHILD_KEY)
+
+CONTAINER_NAME = "mcp-server"
+PORT_NAME = "mcp"
+CONFIGMAP_SUFFIX = "-config"
+CONFIG_FILE_KEY = "config.json"
+CONFIG_MOUNT_PATH = "/etc/mcp"
+CONFIG_FILE_PATH = f"{CONFIG_MOUNT_PATH}/{CONFIG_FILE_KEY}"
+CONFIG_VOLUME = "config"
+TMP_VOLUME = "tmp"
+TMP_MOUNT_PATH = "/tmp"
+MCP_PATH = "/mcp"
+LIVENESS_PATH = "/health"
+READINESS_PATH = "/ready"
+
+LIVENESS_PROBE = {"initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+READINESS_PROBE = {"initialDelaySeconds": 2, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}
+
+# Environment the operator sets; a user env entry of the same name replaces the default.
+ENV_TRANSPORT = "MCP_TRANSPORT"
+ENV_PORT = "MCP_PORT"
+ENV_SERVER_NAME = "MCP_SERVER_NAME"
+ENV_POD_NAME = "POD_NAME"
+ENV_POD_NAMESPACE = "POD_NAMESPACE"
+ENV_CONFIG_FILE = "MCP_CONFIG_FILE"
+
+# --- labels and annotations ---------------------------------------------------------------
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_TRANSPORT = "example.com/transport"
+APP_NAME = "mcp-server"
+COMPONENT = "server"
+MANAGED_BY = "mcp-operator"
+
+# The Deployment selector (immutable!) and the Service selector use only these two labels,
+# which never change for a given MCPServer. status.selector is their string form.
+SELECTOR_LABEL_KEYS = (LABEL_NAME, LABEL_INSTANCE)
+
+# Pod-template annotation: sha256 of config.json, so a config change rolls the pods.
+CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+# Deployment annotation: sha256 of the desired Deployment spec. The rollout counts as complete
+# only when the observed Deployment carries the hash of what this sync wants.
+SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
+
+# Metacontroller's own names.
+CONTROLLER_UID_LABEL = "controller-uid"
+LAST_APPLIED_ANNOTATION = "metacontroller.k8s.io/last-applied-configuration"
+
+# Restricted default security context (Pod Security "restricted" compliant).
+DEFAULT_RUN_AS_USER = 1000
+DEFAULT_SECURITY_CONTEXT = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+    "runAsGroup": DEFAULT_RUN_AS_USER,
+    "runAsNonRoot": True,
+    "runAsUser": DEFAULT_RUN_AS_USER,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+# --- status -------------------------------------------------------------------------------
+PHASE_PENDING = "Pending"
+PHASE_READY = "Ready"
+PHASE_FAILED = "Failed"
+PHASE_TERMINATING = "Terminating"
+PHASES = (PHASE_PENDING, PHASE_READY, PHASE_FAILED, PHASE_TERMINATING)
+
+COND_READY = "Ready"
+COND_DEPLOYMENT_READY = "DeploymentReady"
+COND_SERVICE_READY = "ServiceReady"
+COND_CONFIGURATION_VALID = "ConfigurationValid"
+# Order in which conditions appear in status (deterministic).
+CONDITION_TYPES = (COND_READY, COND_DEPLOYMENT_READY, COND_SERVICE_READY, COND_CONFIGURATION_VALID)
+
+# Reasons
+R_READY = "Ready"
+R_SCALED_TO_ZERO = "ScaledToZero"
+R_VALID = "Valid"
+R_INVALID_SPEC = "InvalidSpec"
+R_DEPLOYMENT_MISSING = "DeploymentNotCreated"
+R_ROLLOUT_IN_PROGRESS = "RolloutInProgress"
+R_ROLLOUT_COMPLETE = "RolloutComplete"
+R_PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
+R_REPLICA_FAILURE = "ReplicaFailure"
+R_SERVICE_MISSING = "ServiceNotCreated"
+R_SERVICE_AVAILABLE = "ServiceAvailable"
+R_SERVICE_NOT_REQUIRED = "NotRequiredForStdio"
+R_TERMINATING = "Terminating"
+
+# The kubectl command shown as the endpoint of a stdio server.
+STDIO_ENDPOINT_TEMPLATE = "kubectl attach -i -n {namespace} deploy/{name} -c " + CONTAINER_NAME
+
+# --- CompositeController ------------------------------------------------------------------
+COMPOSITE_CONTROLLER_NAME = "mcp-operator"
+# deploy/compositecontroller.yaml has this placeholder in its webhook URLs
+# ("${HOOK_BASE_URL}/sync", "${HOOK_BASE_URL}/finalize"); substitute it (envsubst or
+# str.replace) with e.g. http://mcp-operator-hook.mcp-system.svc.cluster.local:8080
+HOOK_BASE_URL_PLACEHOLDER = "${HOOK_BASE_URL}"
+FINALIZER = f"metacontroller.io/compositecontroller-{COMPOSITE_CONTROLLER_NAME}"
+
+# --- the hook server ----------------------------------------------------------------------
+DEFAULT_HOOK_PORT = 8080
+SYNC_PATH = "/sync"
+FINALIZE_PATH = "/finalize"
+MAX_REQUEST_BYTES = 8 * 1024 * 1024

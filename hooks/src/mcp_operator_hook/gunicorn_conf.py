@@ -1,0 +1,80 @@
+"""gunicorn settings of the hook server (importable module).
+
+Production command (container, tests and benchmark use exactly this):
+    gunicorn -c python:mcp_operator_hook.gunicorn_conf "mcp_operator_hook.app:create_app()"
+
+Environment:
+    HOOK_BIND            listen address, default 0.0.0.0:$PORT (one address; gunicorn 27 adds
+                         rather than replaces when --bind is given twice, so set it here only)
+    PORT                 port when HOOK_BIND is unset, default 8080
+    WEB_CONCURRENCY      worker processes, default 2
+    HOOK_THREADS         threads per worker (gthread), default 4
+    HOOK_TIMEOUT         worker timeout seconds, default 30 (above Metacontroller's 10s webhook timeout)
+    HOOK_GRACEFUL_TIMEOUT  seconds to finish in-flight requests on SIGTERM, default 20
+    HOOK_KEEPALIVE       keep-alive seconds, default 75 (Metacontroller reuses connections)
+    HOOK_LOG_LEVEL       error-log level, default info
+    HOOK_ACCESS_LOG      "-" (stdout, default) or a path; "off" disables access logs
+    PROMETHEUS_MULTIPROC_DIR  shared metrics directory; created under $TMPDIR when unset
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {raw}")
+    return value
+
+
+bind = [os.environ.get("HOOK_BIND") or f"0.0.0.0:{_int_env('PORT', 8080)}"]
+workers = max(1, _int_env("WEB_CONCURRENCY", 2))
+threads = max(1, _int_env("HOOK_THREADS", 4))
+worker_class = "gthread"
+timeout = _int_env("HOOK_TIMEOUT", 30)
+graceful_timeout = _int_env("HOOK_GRACEFUL_TIMEOUT", 20)
+keepalive = _int_env("HOOK_KEEPALIVE", 75)
+# The control socket wants a writable $HOME; containers run with a read-only root filesystem.
+control_socket_disable = True
+worker_tmp_dir = os.environ.get("HOOK_WORKER_TMP_DIR") or None  # e.g. /dev/shm in containers
+loglevel = os.environ.get("HOOK_LOG_LEVEL", "info")
+errorlog = "-"
+_access = os.environ.get("HOOK_ACCESS_LOG", "-")
+accesslog = None if _access == "off" else _access
+logger_class = "mcp_operator_hook.gunicorn_logging.JsonLogger"
+proc_name = "mcp-operator-hook"
+# Hook requests are small; cap headers like the defaults but keep the body limit in the app.
+limit_request_line = 8190
+
+_created_multiproc_dir: str | None = None
+
+
+def on_starting(server):  # master, before any worker exists
+    global _created_multiproc_dir
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _created_multiproc_dir = tempfile.mkdtemp(prefix="mcp-hook-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_multiproc_dir
+    else:
+        path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        os.makedirs(path, exist_ok=True)
+        for entry in os.listdir(path):  # stale files of a previous run would be summed in
+            if entry.endswith(".db"):
+                os.unlink(os.path.join(path, entry))
+
+
+def child_exit(server, worker):  # master, after a worker exited
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _created_multiproc_dir:
+        shutil.rmtree(_created_multiproc_dir, ignore_errors=True)
