@@ -6,12 +6,13 @@ read-only mode. Errors reach the model as tool errors (isError) with a message i
 """
 
 
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from . import shape
@@ -22,6 +23,7 @@ CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempoten
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 WRITE_TOOLS = ("create-pod", "delete-pod")
+LOG_FETCH_CAP = 8 * 1024 * 1024  # bytes read from the API server for one get-pod-logs call, at most
 READ_TOOLS = ("list-pods", "describe-pod", "list-events", "get-pod-logs")
 
 PodName = Annotated[str, Field(description="Pod name (DNS-1123 subdomain, e.g. 'web-7d4b9').", max_length=253)]
@@ -167,6 +169,18 @@ class PodDeleted(BaseModel):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def result(model: BaseModel, text: str | None = None) -> CallToolResult:
+    """structuredContent (the model, None fields dropped) plus a compact text rendering.
+
+    The SDK's default text block is the same JSON indented by 2, which roughly doubles what a
+    model has to read; compact JSON (or, for logs, the log text itself) keeps within the budget.
+    """
+    data = model.model_dump(mode="json", exclude_none=True)
+    if text is None:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
 def _check_name(value: str, what: str = "name") -> str:
     value = (value or "").strip()
     problem = shape.check_dns1123_subdomain(value, what)
@@ -299,7 +313,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 if pods or not meta.get("continue"):
                     break
                 cont, after = meta.get("continue"), None  # the rest of this page was already returned
-            return PodList(
+            return result(PodList(
                 namespace=ns,
                 pods=[PodSummary(**p) for p in pods],
                 count=len(pods),
@@ -307,7 +321,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 nextCursor=nxt,
                 truncated=notice is not None,
                 notice=notice,
-            )
+            ))
 
     @mcp.tool(
         name="describe-pod",
@@ -341,7 +355,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                     recent = [shape.event_summary(e, now) for e in shape.sort_events_recent_first(ev.get("items") or [])[:events]]
                 except Exception as exc:  # events are a bonus: describe the pod anyway
                     notice = f"events unavailable: {exc}"
-            result = PodDescription(
+            desc = PodDescription(
                 name=meta.get("name", name),
                 namespace=ns,
                 uid=meta.get("uid"),
@@ -365,12 +379,10 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 events=[EventSummary(**e) for e in recent],
                 notice=notice,
             )
-            size = shape.json_size(result.model_dump())
-            if size > s.max_output_bytes:
-                keep = max(0, len(result.events) // 2)
-                result.events = result.events[:keep]
-                result.notice = f"Output trimmed to the {s.max_output_bytes}-byte budget (events shortened); use list-events for more."
-            return result
+            while shape.json_size(desc.model_dump(exclude_none=True)) > s.max_output_bytes and desc.events:
+                desc.events = desc.events[: len(desc.events) // 2]
+                desc.notice = f"Output trimmed to the {s.max_output_bytes}-byte budget (events shortened); use list-events for more."
+            return result(desc)
 
     @mcp.tool(
         name="list-events",
@@ -422,14 +434,14 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 if events or not meta.get("continue"):
                     break
                 cont, after = meta.get("continue"), None
-            return EventList(
+            return result(EventList(
                 namespace=ns,
                 events=[EventSummary(**e) for e in events],
                 count=len(events),
                 nextCursor=nxt,
                 truncated=notice is not None,
                 notice=notice,
-            )
+            ))
 
     @mcp.tool(
         name="get-pod-logs",
@@ -457,21 +469,26 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 if problem:
                     raise ToolError(problem)
             budget = limitBytes or s.max_log_bytes
-            # Ask the API server for a bounded window (limitBytes there cuts the *start* of the tail);
-            # then keep the newest whole lines within our budget.
-            fetch_cap = min(budget * 4, 16 * 1024 * 1024)
+            # The API server's limitBytes keeps the *start* of the tail window, so it cannot give us the
+            # newest lines within a budget. Fetch the whole tail window (with a hard safety cap), then
+            # keep the newest whole lines within our budget.
             text = await deps.run(
-                kube.read_pod_log, ns, name, container=container, tail_lines=tailLines, limit_bytes=fetch_cap, previous=previous
+                kube.read_pod_log, ns, name, container=container, tail_lines=tailLines, limit_bytes=LOG_FETCH_CAP, previous=previous
             )
-            server_cut = len(text.encode("utf-8")) >= fetch_cap
+            server_cut = len(text.encode("utf-8")) >= LOG_FETCH_CAP
             text, cut = shape.cut_log(text, budget)
             notice = None
-            if cut or server_cut:
+            if server_cut:
+                notice = (
+                    f"The last {tailLines} lines exceed {LOG_FETCH_CAP // (1024 * 1024)} MiB; older lines were shown. "
+                    "Ask for fewer tailLines to see the newest ones."
+                )
+            elif cut:
                 notice = (
                     f"Log output truncated to the newest lines within {budget} bytes; ask for fewer tailLines "
                     "or a larger limitBytes to see more."
                 )
-            return PodLogs(
+            out = PodLogs(
                 pod=name,
                 namespace=ns,
                 container=container,
@@ -483,6 +500,9 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 notice=notice,
                 logs=text,
             )
+            header = f"Logs of pod {name!r} in namespace {ns!r}" + (f", container {container!r}" if container else "")
+            header += f" ({out.lines} lines{', previous instance' if previous else ''})"
+            return result(out, header + (f"\nNOTICE: {notice}" if notice else "") + ":\n" + text)
 
     if s.read_only:
         return
@@ -511,14 +531,14 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 raise ToolError(problem)
             pod = await deps.run(kube.create_pod, ns, pod_manifest(name, image))
             meta = pod.get("metadata") or {}
-            return PodCreated(
+            return result(PodCreated(
                 name=meta.get("name", name),
                 namespace=ns,
                 uid=meta.get("uid"),
                 image=image,
                 phase=(pod.get("status") or {}).get("phase"),
                 message=f"Created pod {name!r} in namespace {ns!r} with image {image!r}.",
-            )
+            ))
 
     @mcp.tool(
         name="delete-pod",
@@ -539,7 +559,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             name = _check_name(name)
             data = await deps.run(kube.delete_pod, ns, name, gracePeriodSeconds)
             uid = (data.get("metadata") or {}).get("uid") if data.get("kind") == "Pod" else (data.get("details") or {}).get("uid")
-            return PodDeleted(name=name, namespace=ns, uid=uid, message=f"Deleted pod {name!r} from namespace {ns!r}.")
+            return result(PodDeleted(name=name, namespace=ns, uid=uid, message=f"Deleted pod {name!r} from namespace {ns!r}."))
 
 
 def _decode(cursor: str | None, fp: str) -> tuple[str | None, str | None]:
