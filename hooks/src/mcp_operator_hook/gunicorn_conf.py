@@ -3,18 +3,19 @@
 Production command (container, tests and benchmark use exactly this):
     gunicorn -c python:mcp_operator_hook.gunicorn_conf "mcp_operator_hook.app:create_app()"
 
-Environment:
-    HOOK_BIND            listen address, default 0.0.0.0:$PORT (one address; gunicorn 27 adds
-                         rather than replaces when --bind is given twice, so set it here only)
-    PORT                 port when HOOK_BIND is unset, default 8080
-    WEB_CONCURRENCY      worker processes, default 2
-    HOOK_THREADS         threads per worker (gthread), default 4
-    HOOK_TIMEOUT         worker timeout seconds, default 30 (above Metacontroller's 10s webhook timeout)
-    HOOK_GRACEFUL_TIMEOUT  seconds to finish in-flight requests on SIGTERM, default 20
-    HOOK_KEEPALIVE       keep-alive seconds, default 75 (Metacontroller reuses connections)
-    HOOK_LOG_LEVEL       error-log level, default info
-    HOOK_ACCESS_LOG      "-" (stdout, default) or a path; "off" disables access logs
-    PROMETHEUS_MULTIPROC_DIR  shared metrics directory; created under $TMPDIR when unset
+Environment (the Helm chart and tests/e2e_hook set these):
+    GUNICORN_BIND        listen address, default 0.0.0.0:$PORT (exactly one address: gunicorn 27
+                         adds rather than replaces when --bind is given twice, so set it here only)
+    PORT                 port when GUNICORN_BIND is unset, default 8080
+    GUNICORN_WORKERS     worker processes; else WEB_CONCURRENCY; default 2
+    GUNICORN_THREADS     threads per worker (gthread worker), default 4
+    GUNICORN_TIMEOUT     worker timeout seconds, default 30 (above Metacontroller's 10 s webhook timeout)
+    GUNICORN_GRACEFUL_TIMEOUT  seconds to finish in-flight requests after SIGTERM, default 20
+    GUNICORN_KEEPALIVE   keep-alive seconds, default 75 (Metacontroller reuses connections)
+    GUNICORN_ACCESS_LOG  "-" (stdout, default), a file path, or "off"
+    LOG_LEVEL            error-log level, default info
+    PROMETHEUS_MULTIPROC_DIR  shared metrics directory of the workers; a temporary one is
+                         created (and removed at exit) when unset
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+
+from mcp_operator_hook.constants import DEFAULT_HOOK_PORT
 
 
 def _int_env(name: str, default: int) -> int:
@@ -34,19 +37,18 @@ def _int_env(name: str, default: int) -> int:
     return value
 
 
-bind = [os.environ.get("HOOK_BIND") or f"0.0.0.0:{_int_env('PORT', 8080)}"]
-workers = max(1, _int_env("WEB_CONCURRENCY", 2))
-threads = max(1, _int_env("HOOK_THREADS", 4))
+bind = [os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int_env('PORT', DEFAULT_HOOK_PORT)}"]
+workers = max(1, _int_env("GUNICORN_WORKERS", _int_env("WEB_CONCURRENCY", 2)))
+threads = max(1, _int_env("GUNICORN_THREADS", 4))
 worker_class = "gthread"
-timeout = _int_env("HOOK_TIMEOUT", 30)
-graceful_timeout = _int_env("HOOK_GRACEFUL_TIMEOUT", 20)
-keepalive = _int_env("HOOK_KEEPALIVE", 75)
+timeout = _int_env("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _int_env("GUNICORN_GRACEFUL_TIMEOUT", 20)
+keepalive = _int_env("GUNICORN_KEEPALIVE", 75)
 # The control socket wants a writable $HOME; containers run with a read-only root filesystem.
 control_socket_disable = True
-worker_tmp_dir = os.environ.get("HOOK_WORKER_TMP_DIR") or None  # e.g. /dev/shm in containers
-loglevel = os.environ.get("HOOK_LOG_LEVEL", "info")
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 errorlog = "-"
-_access = os.environ.get("HOOK_ACCESS_LOG", "-")
+_access = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 accesslog = None if _access == "off" else _access
 logger_class = "mcp_operator_hook.gunicorn_logging.JsonLogger"
 proc_name = "mcp-operator-hook"
