@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.parse
 
 import jsonschema
 import pytest
@@ -272,7 +273,7 @@ def test_compositecontroller_calls_the_release_namespace_service():
 def test_compositecontroller_external_url_for_dev_loop():
     docs = render(CHART / "ci" / "external-hook-values.yaml")
     cc = one(docs, "CompositeController")
-    assert cc["spec"]["hooks"] == {"sync": {"version": "v1", "webhook": {"url": "http://192.0.2.10:8080/sync", "timeout": "10s"}}}
+    assert cc["spec"]["hooks"] == {"sync": {"version": "v2", "webhook": {"url": "http://192.0.2.10:8080/sync", "timeout": "10s"}}}
     assert not by_kind(docs, "Deployment") and not by_kind(docs, "Service")
 
 
@@ -294,7 +295,9 @@ def test_compositecontroller_matches_deploy_manifest():
     for name, hook in ref["spec"]["hooks"].items():
         mine = cc["spec"]["hooks"][name]
         assert mine.get("version", "v1") == hook.get("version", "v1"), name
-        assert mine["webhook"].get("path") == hook["webhook"].get("path"), name
+        ref_path = hook["webhook"].get("path") or urllib.parse.urlsplit(hook["webhook"]["url"].replace("${HOOK_BASE_URL}", "http://x")).path
+        assert mine["webhook"]["path"] == ref_path, name
+        assert mine["webhook"]["timeout"] == hook["webhook"].get("timeout", "10s"), name
     if "resyncPeriodSeconds" in ref["spec"]:
         assert cc["spec"]["resyncPeriodSeconds"] == ref["spec"]["resyncPeriodSeconds"]
 
