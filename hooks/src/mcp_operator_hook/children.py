@@ -6,12 +6,14 @@ nothing server-set. Metacontroller adds the ``controller-uid`` label and the own
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 
 from . import constants as C
 from .quantity import parse_quantity
+
+
+_DEFAULT_SC_JSON = json.dumps(C.DEFAULT_SECURITY_CONTEXT)
 
 
 def sha256(text: str) -> str:
@@ -66,7 +68,7 @@ def env_list(name: str, spec: dict) -> list[dict]:
         defaults.append({"name": C.ENV_CONFIG_FILE, "value": C.CONFIG_FILE_PATH})
     user: dict[str, dict] = {}
     for entry in spec.get("env") or []:
-        user[entry["name"]] = copy.deepcopy(entry)  # last wins (the schema forbids duplicates)
+        user[entry["name"]] = entry  # last wins (the schema forbids duplicates); shared, never mutated
     out = []
     for entry in defaults:
         out.append(user.pop(entry["name"], entry))
@@ -98,7 +100,9 @@ def resources(spec: dict) -> dict:
 
 def security_context(spec: dict) -> dict:
     sc = spec.get("securityContext")
-    return copy.deepcopy(sc) if sc else copy.deepcopy(C.DEFAULT_SECURITY_CONTEXT)
+    if sc:
+        return sc  # shared with the request, never mutated
+    return json.loads(_DEFAULT_SC_JSON)  # a fresh copy of the constant
 
 
 def container(name: str, spec: dict) -> dict:
