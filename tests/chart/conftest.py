@@ -1,0 +1,106 @@
+"""Fixtures for installing the chart on the local control plane.
+
+`chart_cluster`: the session's control plane, made ready for the chart:
+- Metacontroller's CRDs (tests/metacontroller/crds) are applied so `metacontroller.k8s.io/v1alpha1
+  CompositeController` is served and the chart's prerequisite check passes. Metacontroller itself
+  cannot be obtained here: nothing reconciles the CompositeController in these tests.
+- The chart relies on two kube-controller-manager controllers the harness may not run:
+  `clusterrole-aggregation-controller` (the admin/edit/view aggregation) and `job-controller`
+  (the `helm test` Job). When tests/kube's CONTROLLERS lacks them, a second kube-controller-manager
+  running only those is started against the same API server for the session.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.chart.chartlib import tool_env
+from tests.kube import controlplane as cp_mod
+
+EXTRA_CONTROLLERS = ("clusterrole-aggregation-controller", "job-controller")
+MC_CRDS = Path(__file__).resolve().parents[1] / "metacontroller" / "crds" / "metacontroller-crds.yaml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def extra_controllers(control_plane):
+    running = set(cp_mod.CONTROLLERS.split(","))
+    missing = [c for c in EXTRA_CONTROLLERS if c not in running]
+    if not missing:
+        yield []
+        return
+    from tests.kube.pki import PKI
+
+    pki = PKI(control_plane.state_dir / "pki")
+    log = open(control_plane.state_dir / "kcm-chart-extra.log", "w")
+    proc = subprocess.Popen(
+        [
+            str(control_plane.bin_dir / "kube-controller-manager"),
+            f"--kubeconfig={control_plane.kubeconfig}",
+            f"--controllers={','.join(missing)}",
+            f"--service-account-private-key-file={pki.sa_key}",
+            f"--root-ca-file={pki.ca_cert}",
+            "--leader-elect=false",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={_free_port()}",
+            "--v=1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield missing
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def chart_cluster(control_plane, extra_controllers):
+    # The built-in edit role is itself an aggregate: once it has rules, aggregation works.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = control_plane.kubectl("get", "clusterrole", "edit", "-o", "jsonpath={.rules[*].verbs}", check=False)
+        if r.returncode == 0 and r.stdout.strip():
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("clusterrole 'edit' never received aggregated rules (no clusterrole-aggregation-controller?)")
+    return control_plane
+
+
+@pytest.fixture(scope="session")
+def metacontroller_crds(chart_cluster):
+    """Serve metacontroller.k8s.io/v1alpha1 (CRDs only; nothing reconciles them here)."""
+    chart_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(MC_CRDS))
+    chart_cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/compositecontrollers.metacontroller.k8s.io"
+    )
+    # helm discovers API groups through the (cached) discovery API: wait until it is listed.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        r = chart_cluster.kubectl("api-resources", "--api-group=metacontroller.k8s.io", "-o", "name", check=False)
+        if "compositecontrollers" in r.stdout:
+            break
+        time.sleep(0.5)
+    return chart_cluster
+
+
+@pytest.fixture
+def helm_env(control_plane):
+    return tool_env({"KUBECONFIG": control_plane.kubeconfig})
