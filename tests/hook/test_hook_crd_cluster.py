@@ -1,0 +1,135 @@
+"""The CRD on a real kube-apiserver: installs within the CEL cost budget, admits and refuses exactly
+what the hook's own validation admits and refuses, keeps every status field the hook writes, and
+serves printer columns, explain and the scale subresource."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from mcp_operator_hook import constants as C
+from mcp_operator_hook import spec as specmod
+from mcp_operator_hook.sync import sync
+
+from .helpers import CRD_PATH, EXAMPLES, load_example, request
+from .test_hook_sync import rolled_out
+
+pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def crd(control_plane):
+    control_plane.kubectl("apply", "-f", str(CRD_PATH))
+    control_plane.kubectl("wait", "--for=condition=Established", f"crd/{C.CRD_NAME}", "--timeout=60s")
+    return control_plane
+
+
+def obj(name="srv", namespace="default", **spec):
+    return {"apiVersion": C.API_VERSION, "kind": C.KIND, "metadata": {"name": name, "namespace": namespace},
+            "spec": {"image": "mcp-k8s-server:1", **spec}}
+
+
+# (id, object, accepted, message fragment the apiserver and the hook both report)
+CASES = [
+    ("minimal", obj(), True, None),
+    ("stdio-1", obj(transport="stdio", replicas=1), True, None),
+    ("stdio-0", obj(transport="stdio", replicas=0), True, None),
+    ("stdio-2", obj(transport="stdio", replicas=2), False, "stdio transport supports at most 1 replica"),
+    ("requests-eq-limits", obj(resources={"requests": {"cpu": "1", "memory": "1Gi"},
+                                          "limits": {"cpu": 1, "memory": "1024Mi"}}), True, None),
+    ("requests-over-limits", obj(resources={"requests": {"cpu": "1500m"}, "limits": {"cpu": 1}}), False,
+     "must not exceed spec.resources.limits"),
+    ("memory-over-limit", obj(resources={"requests": {"memory": "2G"}, "limits": {"memory": "1Gi"}}), False,
+     "must not exceed spec.resources.limits"),
+    ("bad-quantity", obj(resources={"limits": {"cpu": "fast"}}), False, "spec.resources.limits.cpu"),
+    ("env-sources", obj(env=[
+        {"name": "A", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": True}}},
+        {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+        {"name": "C", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
+        {"name": "D", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "E", "value": ""}]), True, None),
+    ("env-dup", obj(env=[{"name": "A", "value": "1"}, {"name": "A", "value": "2"}]), False, None),
+    ("env-both", obj(env=[{"name": "A", "value": "1", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}]), False,
+     "value and valueFrom are mutually exclusive"),
+    ("env-no-source", obj(env=[{"name": "A", "valueFrom": {}}]), False, "exactly one of fieldRef"),
+    ("config-key", obj(config={"a b": "x"}), False, "spec.config keys must be"),
+    ("config-ok", obj(config={"MCP_SERVER_NAME": "x", "log.level": "debug"}), True, None),
+    ("transport", obj(transport="sse"), False, "spec.transport"),
+    ("port-0", obj(port=0), False, "spec.port"),
+    ("replicas-negative", obj(replicas=-1), False, "spec.replicas"),
+    ("no-image", {**obj(), "spec": {"transport": "http"}}, False, "image"),
+    ("privileged", obj(securityContext={"privileged": True, "allowPrivilegeEscalation": False}), False,
+     "allowPrivilegeEscalation cannot be false"),
+    ("seccomp-localhost", obj(securityContext={"seccompProfile": {"type": "Localhost"}}), False,
+     "localhostProfile must be set"),
+    ("seccomp-localhost-ok", obj(securityContext={"seccompProfile": {"type": "Localhost",
+                                                                     "localhostProfile": "p.json"}}), True, None),
+    ("name-digit", obj(name="1abc"), False, "DNS-1035"),
+    ("name-64", obj(name="a" * 64), False, "DNS-1035"),
+    ("service-account", obj(serviceAccount="Bad_SA"), False, "spec.serviceAccount"),
+]
+
+
+@pytest.mark.parametrize("case,o,accepted,fragment", CASES, ids=[c[0] for c in CASES])
+def test_apiserver_and_hook_agree(crd, case, o, accepted, fragment):
+    r = crd.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(o), check=False)
+    _, errors = specmod.validate(o["metadata"]["name"], o["spec"])
+    assert (r.returncode == 0) == accepted, r.stderr
+    assert (not errors) == accepted, errors
+    if fragment:
+        assert fragment in r.stderr, r.stderr
+        assert any(fragment in e for e in errors), errors
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_apply_unchanged_and_status_round_trips(crd, namespace, path):
+    o = load_example(path)
+    o["metadata"]["namespace"] = namespace  # the sample's namespace may not exist in a test cluster
+    crd.kubectl("apply", "-f", "-", input=json.dumps(o))
+    stored = json.loads(crd.kubectl("get", "mcps", o["metadata"]["name"], "-n", namespace, "-o", "json").stdout)
+    status = sync(request(stored, rolled_out(stored)))["status"]
+    assert status["phase"] == "Ready"
+    crd.kubectl("patch", "mcps", o["metadata"]["name"], "-n", namespace, "--subresource=status",
+                "--type=merge", "-p", json.dumps({"status": status}))
+    got = json.loads(crd.kubectl("get", "mcps", o["metadata"]["name"], "-n", namespace, "-o", "json").stdout)
+    assert got["status"] == status, "the status schema pruned or changed a field the hook writes"
+    table = crd.kubectl("get", "mcps", o["metadata"]["name"], "-n", namespace).stdout.splitlines()
+    assert table[0].split() == ["NAME", "PHASE", "READY", "REPLICAS", "TRANSPORT", "ENDPOINT", "AGE"]
+    assert "Ready" in table[1] and status["endpoint"].split()[0] in table[1]
+    scale = json.loads(crd.kubectl("get", "--raw", f"/apis/{C.API_VERSION}/namespaces/{namespace}/"
+                                                   f"{C.PLURAL}/{o['metadata']['name']}/scale").stdout)
+    assert scale["status"]["selector"] == status["selector"]
+    assert scale["spec"]["replicas"] == o["spec"]["replicas"]
+
+
+def test_scale_subresource(crd, namespace):
+    crd.kubectl("apply", "-f", "-", input=json.dumps(obj("web", namespace)))
+    crd.kubectl("apply", "-f", "-", input=json.dumps(obj("cli", namespace, transport="stdio")))
+    crd.kubectl("scale", "mcps", "web", "-n", namespace, "--replicas=4")
+    assert crd.kubectl("get", "mcps", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}").stdout == "4"
+    r = crd.kubectl("scale", "mcps", "cli", "-n", namespace, "--replicas=2", check=False)
+    assert r.returncode != 0 and "at most 1 replica" in r.stderr
+
+
+def test_defaults_are_applied_by_the_apiserver(crd, namespace):
+    crd.kubectl("apply", "-f", "-", input=json.dumps(obj("d", namespace)))
+    spec = json.loads(crd.kubectl("get", "mcps", "d", "-n", namespace, "-o", "json").stdout)["spec"]
+    assert spec == specmod.apply_defaults({"image": "mcp-k8s-server:1"})
+
+
+def test_kubectl_explain_reads_well(crd):
+    out = crd.kubectl("explain", "mcps.spec.env.valueFrom.secretKeyRef").stdout
+    assert "A key of a Secret in the namespace." in out and "optional" in out
+    out = crd.kubectl("explain", "mcps.spec.transport").stdout
+    assert "stdio" in out and "kubectl attach" in out
+
+
+def test_crd_yaml_is_what_the_server_stores(crd):
+    stored = json.loads(crd.kubectl("get", "crd", C.CRD_NAME, "-o", "json").stdout)
+    want = yaml.safe_load(CRD_PATH.read_text())
+    assert stored["spec"]["versions"][0]["schema"] == want["spec"]["versions"][0]["schema"]
+    assert {c["type"]: c["status"] for c in stored["status"]["conditions"]}["Established"] == "True"
+    assert copy.deepcopy(stored["spec"]["names"]) == want["spec"]["names"] | {"listKind": "MCPServerList"}
