@@ -74,7 +74,10 @@ class Op:
     name: str | None = None
 
     def target(self) -> str:
-        what = f"{self.resource} {self.name!r}" if self.name else self.resource
+        if self.resource == "log":
+            what = f"logs of pod {self.name!r}"
+        else:
+            what = f"{self.resource} {self.name!r}" if self.name else self.resource
         return f"{what} in namespace {self.namespace!r}" if self.namespace else what
 
 
@@ -110,6 +113,8 @@ def map_api_exception(exc: ApiException, op: Op) -> KubeError:
             "(expired or revoked token?)."
         )
     if status == 404:
+        if op.resource == "log" and "container" in detail.lower():
+            return KubeNotFound(f"Not found: {detail}")
         if op.name:
             return KubeNotFound(f"Not found: {op.target()} does not exist.")
         if op.namespace:
