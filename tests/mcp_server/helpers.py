@@ -179,6 +179,10 @@ class TcpProxy:
 
     def stop(self) -> None:
         if self._sock:
+            try:
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread (close alone does not)
+            except OSError:
+                pass
             self._sock.close()
             self._sock = None
         with self._lock:

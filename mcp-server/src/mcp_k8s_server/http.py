@@ -131,6 +131,11 @@ class Guard:
                         )
                         await resp(scope, receive, send_wrapper)
                         return
+            if path == "/mcp" and scope.get("method") == "POST":
+                headers = scope.get("headers") or []
+                if not any(k == b"accept" for k, _ in headers):
+                    # A bare JSON-RPC POST (no Accept at all) is answered like curl's "Accept: */*".
+                    scope = dict(scope, headers=[*headers, (b"accept", b"application/json")])
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.http_requests.labels(label, str(status_holder["status"])).inc()

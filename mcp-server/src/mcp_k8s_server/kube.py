@@ -77,7 +77,7 @@ class Op:
         if self.resource == "log":
             what = f"logs of pod {self.name!r}"
         else:
-            what = f"{self.resource} {self.name!r}" if self.name else self.resource
+            what = f"{self.resource} {self.name!r}" if self.name else _RESOURCE.get(self.resource, self.resource)
         return f"{what} in namespace {self.namespace!r}" if self.namespace else what
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName", "color_message"}
 # chatty at INFO: one line per stateless request, or per HTTP request
 _QUIET = ("mcp.server.streamable_http", "mcp.server.streamable_http_manager", "uvicorn.access", "httpx", "httpx2", "urllib3")
 
