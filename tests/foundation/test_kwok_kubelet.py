@@ -36,7 +36,8 @@ def _running_pod(cp, namespace, name="p"):
 def test_kubectl_logs_reads_the_configured_file(control_plane, namespace, tmp_path):
     _running_pod(control_plane, namespace)
     log = tmp_path / "main.log"
-    log.write_text("".join(f"line {i}\n" for i in range(1, 11)))
+    # The CRI log format a container runtime writes, which is what kwok parses.
+    log.write_text("".join(f"2026-01-01T00:00:{i:02d}.000000000Z stdout F line {i}\n" for i in range(1, 11)))
     rule = {
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "Logs",

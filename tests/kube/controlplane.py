@@ -42,6 +42,7 @@ CONTROLLERS = ",".join(
         "endpoints-controller",
         "endpointslice-controller",
         "disruption-controller",
+        "node-lifecycle-controller",  # lifts the not-ready taint admission puts on new nodes
     ]
 )
 
@@ -280,6 +281,8 @@ class ControlPlane:
             f"--etcd-servers=http://127.0.0.1:{p['etcd']}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            # The `kubernetes` Service may not point at loopback; nothing in-cluster dials it here.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={p['apiserver']}",
             f"--tls-cert-file={pki.apiserver_cert}",
             f"--tls-private-key-file={pki.apiserver_key}",
@@ -337,7 +340,12 @@ class ControlPlane:
                     "manageAllNodes": False,
                     "manageNodesWithAnnotationSelector": f"{NODE_ANNOTATION}=fake",
                     "nodeLeaseDurationSeconds": 40,
+                    # A config file replaces kwok's defaults wholesale: restate the ones it needs.
+                    "nodeLeaseParallelism": 4,
                     "podPlayStageParallelism": 8,
+                    "nodePlayStageParallelism": 4,
+                    "enablePodsOnNodeSyncStreamWatch": True,
+                    "enableDebuggingHandlers": True,  # serves logs and port-forward
                     # Logs and port-forward rules come from the API, so tests can add them per pod.
                     "enableCRDs": ["Logs", "ClusterLogs", "PortForward", "ClusterPortForward"],
                 },

@@ -13,7 +13,9 @@ from a kubelet, all forced by having no container runtime:
 
 from __future__ import annotations
 
+import datetime
 import json
+import threading
 import os
 import shutil
 import subprocess
@@ -48,6 +50,14 @@ class RunningPod:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _write_cri_log(pipe, stream: str, path: Path) -> None:
+    """Copies a process stream into ``path`` in the CRI log format, as a container runtime does."""
+    with open(path, "a", buffering=1) as out:
+        for raw in iter(pipe.readline, b""):
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            out.write(f"{now} {stream} F {raw.decode(errors='replace').rstrip(chr(10))}\n")
 
 
 def _image_command(image: str) -> list[str]:
@@ -173,9 +183,11 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
         env=proc_env,
         cwd=root,
         stdin=subprocess.PIPE if container.get("stdin") else subprocess.DEVNULL,
-        stdout=open(log, "ab"),
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
+    for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        threading.Thread(target=_write_cri_log, args=(pipe, stream, log), daemon=True).start()
     if port:
         forward = {
             "apiVersion": "kwok.x-k8s.io/v1alpha1",
