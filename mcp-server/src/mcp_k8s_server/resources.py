@@ -22,6 +22,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         n = shape.fit_items(items, s.max_output_bytes)
         if n < len(items):
             payload[key] = items[:n]
+            payload["count"] = n
             payload["truncated"] = True
             payload["notice"] = f"Only {n} of {len(items)} {key} fit the {s.max_output_bytes}-byte budget. {hint}"
         return json.dumps(payload, indent=1)
