@@ -215,7 +215,7 @@ class WorkQueue:
             if key in self.processing:
                 return
             self.queue.append(key)
-            self.cond.notify()
+            self.cond.notify_all()
 
     def add_after(self, key: str, delay: float) -> None:
         if delay <= 0:
@@ -258,7 +258,7 @@ class WorkQueue:
             self.processing.discard(key)
             if key in self.dirty:
                 self.queue.append(key)
-                self.cond.notify()
+                self.cond.notify_all()
 
     def shutdown(self) -> None:
         with self.cond:

@@ -1,0 +1,189 @@
+"""Fleet benchmark: N MCPServers applied at once on a local control plane; time until all Ready.
+
+    .venv/bin/python bench/fleet/run.py                 # N=100, own throwaway control plane
+    .venv/bin/python bench/fleet/run.py --n 1000 --nodes 6
+    .venv/bin/python bench/fleet/run.py --kubeconfig K  # an existing cluster (CRD is applied)
+    METACONTROLLER_BIN=/path/metacontroller .venv/bin/python bench/fleet/run.py
+
+The hook runs as real gunicorn (production command), Metacontroller is the stand-in from
+tests/metacontroller (or METACONTROLLER_BIN), pods become Ready through kwok. "Ready" means
+status.phase=Ready, the Ready condition True and status.observedGeneration == metadata.generation.
+Prints one summary line (and --json for a machine-readable record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.e2e_hook.procs import (  # noqa: E402
+    CC_FILE,
+    apply_mcp_crd,
+    start_hook_server,
+    start_metacontroller,
+    stop_metacontroller,
+)
+from tests.kube import ControlPlane  # noqa: E402
+from tests.metacontroller.kube import Kube  # noqa: E402
+
+
+def mcpserver(name: str, ns: str, config: bool) -> dict:
+    spec = {"image": "mcp-k8s-server:bench", "transport": "streamable-http", "port": 3001, "replicas": 1,
+            # small requests so that 1000 pods fit on a handful of kwok nodes
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}}}
+    if config:
+        spec["config"] = {"MCP_SERVER_NAME": name, "LOG_LEVEL": "info"}
+    return {"apiVersion": "mcp.example.com/v1alpha1", "kind": "MCPServer",
+            "metadata": {"name": name, "namespace": ns, "labels": {"bench": "fleet"}}, "spec": spec}
+
+
+def is_ready(obj: dict) -> bool:
+    st = obj.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in st.get("conditions") or [])
+    return st.get("phase") == "Ready" and ready and st.get("observedGeneration") == obj["metadata"].get("generation")
+
+
+def pct(sorted_vals: list[float], p: float) -> float:
+    if not sorted_vals:
+        return float("nan")
+    return sorted_vals[min(len(sorted_vals) - 1, max(0, math.ceil(p / 100 * len(sorted_vals)) - 1))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=100, help="number of MCPServers (default 100, up to 1000+)")
+    ap.add_argument("--kubeconfig", help="use this cluster instead of starting a local control plane")
+    ap.add_argument("--nodes", type=int, default=0, help="kwok nodes for the own control plane (default: N/300, min 3)")
+    ap.add_argument("--workers", type=int, default=5, help="Metacontroller --workers (its default: 5)")
+    ap.add_argument("--qps", type=float, default=50.0,
+                    help="Metacontroller --client-go-qps (real default: 5; bench default 50)")
+    ap.add_argument("--burst", type=int, default=100, help="Metacontroller --client-go-burst (real default: 10)")
+    ap.add_argument("--hook-workers", type=int, default=2, help="GUNICORN_WORKERS")
+    ap.add_argument("--hook-threads", type=int, default=4, help="GUNICORN_THREADS")
+    ap.add_argument("--no-config", action="store_true", help="MCPServers without spec.config (no ConfigMap)")
+    ap.add_argument("--timeout", type=float, default=900.0)
+    ap.add_argument("--keep", action="store_true", help="leave the namespace and cluster behind")
+    ap.add_argument("--json", action="store_true", help="also print a JSON record")
+    args = ap.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="mcp-fleet-"))
+    cp = None
+    hook = mc = None
+    own_cluster = not args.kubeconfig
+    try:
+        if own_cluster:
+            nodes = args.nodes or max(3, math.ceil(args.n / 300))
+            cp = ControlPlane(work / "cluster", node_count=nodes)
+            t = time.monotonic()
+            cp.start()
+            print(f"control plane up in {time.monotonic() - t:.1f}s ({nodes} kwok nodes)", flush=True)
+        else:
+            cp = _ExistingCluster(args.kubeconfig)
+        apply_mcp_crd(cp)
+        hook = start_hook_server(work, workers=args.hook_workers, threads=args.hook_threads)
+        mc = start_metacontroller(cp, hook.url, work, workers=args.workers, qps=args.qps, burst=args.burst,
+                                  cc_file=CC_FILE)
+        kube = Kube(cp.kubeconfig, qps=0, burst=1)  # the observer is not rate limited
+        ns = f"fleet-{uuid.uuid4().hex[:6]}"
+        cp.kubectl("create", "namespace", ns)
+        time.sleep(2)  # let the controller's informers sync before the burst
+
+        items = [mcpserver(f"mcp-{i:04d}", ns, not args.no_config) for i in range(args.n)]
+        manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
+        t0 = time.monotonic()
+        cp.kubectl("apply", "--server-side", "-f", "-", input=manifest, timeout=600)
+        t_applied = time.monotonic() - t0
+        ready_at: dict[str, float] = {}
+        path = f"/apis/mcp.example.com/v1alpha1/namespaces/{ns}/mcpservers"
+        last_print = 0.0
+        while len(ready_at) < args.n:
+            now = time.monotonic() - t0
+            if now > args.timeout:
+                break
+            for obj in kube.request("GET", path, timeout=60).get("items", []):
+                name = obj["metadata"]["name"]
+                if name not in ready_at and is_ready(obj):
+                    ready_at[name] = time.monotonic() - t0
+            if now - last_print >= 10:
+                print(f"  t={now:6.1f}s ready {len(ready_at)}/{args.n}", flush=True)
+                last_print = now
+            time.sleep(0.5)
+        total = time.monotonic() - t0
+        times = sorted(ready_at.values())
+        ok = len(times) == args.n
+        controller = f"metacontroller {os.environ['METACONTROLLER_BIN']}" if mc.real else "stand-in"
+        summary = (f"fleet: N={args.n} {'all Ready in' if ok else 'TIMEOUT, Ready'} "
+                   f"{(times[-1] if ok else total):.1f}s"
+                   f"{'' if ok else f' ({len(times)}/{args.n})'} | applied in {t_applied:.1f}s, "
+                   f"first {pct(times, 0):.1f}s, p50 {pct(times, 50):.1f}s, p90 {pct(times, 90):.1f}s | "
+                   f"{args.n / times[-1] if ok and times[-1] else 0:.1f} servers/s | controller={controller} "
+                   f"workers={args.workers} qps={args.qps:g} burst={args.burst} | "
+                   f"hook gunicorn workers={args.hook_workers} threads={args.hook_threads}")
+        print(summary, flush=True)
+        if args.json:
+            print(json.dumps({"n": args.n, "all_ready": ok, "ready": len(times),
+                              "seconds_all_ready": times[-1] if ok else None, "seconds_total": total,
+                              "apply_seconds": t_applied, "p50": pct(times, 50), "p90": pct(times, 90),
+                              "controller": controller, "workers": args.workers, "qps": args.qps,
+                              "burst": args.burst, "hook_workers": args.hook_workers,
+                              "hook_threads": args.hook_threads}))
+        if not args.keep:
+            cp.kubectl("delete", "mcps", "--all", "-n", ns, "--wait=false", timeout=300)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and kube.request("GET", path).get("items"):
+                time.sleep(1)
+            cp.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        return 0 if ok else 1
+    finally:
+        if mc is not None:
+            stop_metacontroller(cp, mc)
+        if hook is not None:
+            hook.stop()
+        if own_cluster and cp is not None and not args.keep:
+            cp.stop()
+            shutil.rmtree(work, ignore_errors=True)
+        elif args.keep:
+            print(f"kept: {work}")
+
+
+class _ExistingCluster:
+    """Just enough of ControlPlane for an existing kubeconfig."""
+
+    def __init__(self, kubeconfig: str):
+        from tests.kube import bin_dir
+
+        self.kubeconfig = kubeconfig
+        self.bins = bin_dir()
+        self.bin_dir = self.bins
+
+    def env(self, **extra):
+        env = dict(os.environ)
+        env["KUBECONFIG"] = self.kubeconfig
+        env["PATH"] = f"{self.bins}{os.pathsep}{env.get('PATH', '')}"
+        env.update(extra)
+        return env
+
+    def kubectl(self, *args, input=None, check=True, timeout=60):
+        import subprocess
+
+        res = subprocess.run([str(self.bins / "kubectl"), "--kubeconfig", self.kubeconfig, *args],
+                             input=input, capture_output=True, text=True, timeout=timeout)
+        if check and res.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {res.stderr.strip()}")
+        return res
+
+
+if __name__ == "__main__":
+    sys.exit(main())
