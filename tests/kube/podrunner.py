@@ -4,7 +4,8 @@ kwok marks pods Running without running anything. For the user journey we start 
 describes, from the API's view of it: the container's env (values, fieldRefs, ConfigMap and
 Secret refs), its ConfigMap volumes, and a token of its ServiceAccount. Three honest deviations
 from a kubelet, all forced by having no container runtime:
-- the image is mapped to a local command (``IMAGE_COMMANDS``), not pulled;
+- the image is not pulled: its command and env come from the Dockerfile target of that name, run
+  from this venv (where the packages are installed the way the Dockerfile installs them);
 - volume mountPaths are re-rooted under a temp dir, and env values that point into a mount are
   rewritten to match (``/etc/mcp/config.json`` -> ``<root>/etc/mcp/config.json``);
 - the process listens on a free loopback port instead of the pod IP; a kwok PortForward rule
@@ -17,6 +18,7 @@ import datetime
 import json
 import threading
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,8 +29,41 @@ from pathlib import Path
 from .controlplane import ControlPlane, free_port
 
 VENV_BIN = Path(sys.executable).parent
-# image repository (without tag) -> local command; what the Dockerfile's ENTRYPOINT runs
-IMAGE_COMMANDS = {"mcp-k8s-server": [str(VENV_BIN / "mcp-k8s-server")]}
+DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
+
+
+def image_config(image: str) -> tuple[list[str], dict[str, str]]:
+    """The command and env the Dockerfile gives the image, found by its OCI title label, which is
+    the image name the chart and the samples use (``mcp-k8s-server``, ``mcp-operator-hook``).
+    The command runs from this venv, where the packages are installed as the Dockerfile installs them."""
+    from tests.docker import dockerfile as df
+
+    repo = image.rsplit("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    name = last.rsplit(":", 1)[0] if ":" in last else last
+    parsed = df.parse(DOCKERFILE)
+    for stage in parsed.stages:
+        labels = {}
+        for inst in stage.all("LABEL"):
+            labels.update(df.parse_kv(inst.args))
+        if labels.get("org.opencontainers.image.title") != name:
+            continue
+        entrypoint, cmd, env = None, None, {}
+        for st in parsed.chain(stage.name):
+            for inst in st.instructions:
+                if inst.cmd == "ENV":
+                    env.update(df.parse_kv(inst.args))
+                elif inst.cmd == "ENTRYPOINT":
+                    entrypoint = df.exec_form(inst)
+                elif inst.cmd == "CMD":
+                    cmd = df.exec_form(inst)
+        command = (entrypoint or []) + (cmd or [])
+        if command and (VENV_BIN / command[0]).exists():
+            command[0] = str(VENV_BIN / command[0])
+        # Image paths (the /opt/venv the image installs into) are this venv here.
+        env = {k: v for k, v in env.items() if not v.startswith("/opt/venv") and k != "PATH"}
+        return command, env
+    raise ValueError(f"no Dockerfile target is labelled with title {name!r} (image {image!r})")
 
 
 @dataclass
@@ -58,16 +93,6 @@ def _write_cri_log(pipe, stream: str, path: Path) -> None:
         for raw in iter(pipe.readline, b""):
             now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             out.write(f"{now} {stream} F {raw.decode(errors='replace').rstrip(chr(10))}\n")
-
-
-def _image_command(image: str) -> list[str]:
-    repo = image.rsplit("@", 1)[0]
-    if ":" in repo.rsplit("/", 1)[-1]:
-        repo = repo.rsplit(":", 1)[0]
-    key = repo.rsplit("/", 1)[-1]
-    if key not in IMAGE_COMMANDS:
-        raise ValueError(f"no local command for image {image!r}; known: {sorted(IMAGE_COMMANDS)}")
-    return list(IMAGE_COMMANDS[key])
 
 
 def _field_ref(pod: dict, path: str) -> str:
@@ -135,11 +160,14 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
             for key, value in cm.get("data", {}).items():
                 (local / key).write_text(value)
 
-    env = resolve_env(cp, pod, container)
-    for mount_path, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
-        for k, v in env.items():
+    image_command, image_env = image_config(container["image"])
+    env = {**image_env, **resolve_env(cp, pod, container)}
+    longest_first = sorted(mounts.items(), key=lambda kv: -len(kv[0]))
+    for k, v in env.items():  # one rewrite per value, by the deepest mount that holds it
+        for mount_path, local in longest_first:
             if v == mount_path or v.startswith(mount_path.rstrip("/") + "/"):
                 env[k] = str(local) + v[len(mount_path.rstrip("/")) :]
+                break
 
     # The ServiceAccount's identity, as a pod-bound token in a kubeconfig (no in-cluster network).
     sa = pod["spec"].get("serviceAccountName", "default")
@@ -164,18 +192,22 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
     ports = [p["containerPort"] for p in container.get("ports", [])]
     port = ports[0] if ports else 0
     local_port = free_port()
-    if "MCP_PORT" in env:
-        env["MCP_PORT"] = str(local_port)
+    # The process listens on a free loopback port: env values naming the container port move there.
+    for k, v in env.items():
+        if port and v == str(port):
+            env[k] = str(local_port)
+        elif port and re.fullmatch(rf"(0\.0\.0\.0|\[::\]|)?:{port}", v):
+            env[k] = f"127.0.0.1:{local_port}"
     env.setdefault("MCP_HOST", "127.0.0.1")
 
     proc_env = {
-        "PATH": os.environ.get("PATH", ""),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(root),
         "TMPDIR": str(mounts.get("/tmp", root)),
         "KUBECONFIG": str(kubeconfig),
         **env,
     }
-    command = container.get("command") or _image_command(container["image"])
+    command = container.get("command") or image_command
     command = command + container.get("args", [])
     log = root / "container.log"
     proc = subprocess.Popen(

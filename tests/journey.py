@@ -1,0 +1,292 @@
+"""The user journey, step by step, on the local control plane. `make demo` runs it and narrates;
+tests/journey/test_journey.py runs it and asserts on each step's result.
+
+helm install the chart -> apply the seed's basic MCPServer -> it becomes Ready with its endpoint ->
+its pod is started as a local process (its env, its mounted config, its ServiceAccount's token) ->
+an MCP client connects through `kubectl port-forward svc/<name>` -> lists tools, calls one ->
+kubectl scale mcps -> helm upgrade -> kubectl delete -> helm uninstall, leaving nothing behind.
+
+Metacontroller cannot be obtained here, so the Metacontroller stand-in (tests/metacontroller)
+plays its part; it reads the CompositeController the chart installed and reaches the hook the way
+in-cluster DNS would, through `kubectl port-forward svc/<hook>` to the hook pod, which is itself
+started from the chart's Deployment by the pod runner.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import anyio
+import yaml
+
+from tests.kube import ControlPlane, free_port
+from tests.kube.podrunner import RunningPod, run_pod
+
+REPO = Path(__file__).resolve().parent.parent
+CHART = REPO / "charts" / "mcp-operator"
+BASIC = REPO / "examples" / "basic-mcpserver.yaml"
+METACONTROLLER_CRDS = REPO / "tests" / "metacontroller" / "crds"
+RELEASE, OPERATOR_NS = "mcp-operator", "mcp-system"
+
+
+class JourneyError(AssertionError):
+    pass
+
+
+def wait_for(predicate: Callable, timeout: float = 90, interval: float = 0.5, what: str = "condition"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise JourneyError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Journey:
+    cp: ControlPlane
+    say: Callable[[str], None] = print
+    stack: ExitStack = field(default_factory=ExitStack)
+    timings: dict[str, float] = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
+    name: str = "basic-mcpserver"
+    namespace: str = "default"
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def step(self, title: str, fn: Callable, *args):
+        self.say(f"\n==> {title}")
+        start = time.monotonic()
+        out = fn(*args)
+        self.timings[title] = time.monotonic() - start
+        self.say(f"    ok ({self.timings[title]:.1f}s)")
+        return out
+
+    def helm(self, *args: str, timeout: float = 180) -> str:
+        r = subprocess.run(
+            [str(self.cp.bin_dir / "helm"), "--kubeconfig", self.cp.kubeconfig, *args],
+            capture_output=True, text=True, timeout=timeout, env=self.cp.env(),
+        )
+        if r.returncode != 0:
+            raise JourneyError(f"helm {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def get(self, *args: str) -> dict:
+        return json.loads(self.cp.kubectl("get", *args, "-o", "json").stdout)
+
+    def port_forward(self, namespace: str, target: str, remote_port: int) -> int:
+        local = free_port()
+        proc = subprocess.Popen(
+            [str(self.cp.bin_dir / "kubectl"), "--kubeconfig", self.cp.kubeconfig, "port-forward",
+             "-n", namespace, target, f"{local}:{remote_port}", "--address=127.0.0.1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.stack.callback(lambda: (proc.terminate(), proc.wait(timeout=10)))
+        wait_for(lambda: proc.poll() is None and _port_open(local) or _check_exited(proc), timeout=30,
+                 what=f"kubectl port-forward {target}")
+        return local
+
+    def run_pods_of(self, namespace: str, selector: dict[str, str]) -> list[RunningPod]:
+        sel = ",".join(f"{k}={v}" for k, v in selector.items())
+        pods = [p for p in self.get("pods", "-n", namespace, "-l", sel)["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        running = []
+        for p in pods:
+            rp = run_pod(self.cp, namespace, p["metadata"]["name"])
+            self.stack.callback(rp.stop)
+            running.append(rp)
+        return running
+
+    # --- the steps --------------------------------------------------------------------------
+    def install_prerequisites(self):
+        # Metacontroller's own CRDs, as its installation would create them.
+        self.cp.kubectl("apply", "--server-side", "-f", str(METACONTROLLER_CRDS))
+        wait_for(lambda: self.cp.kubectl("get", "compositecontrollers", check=False).returncode == 0,
+                 what="CompositeController API")
+
+    def helm_install(self):
+        self.helm("install", RELEASE, str(CHART), "-n", OPERATOR_NS, "--create-namespace", "--wait",
+                  "--timeout", "120s", "--set", f"mcpServerRbac.namespaces={{{self.namespace}}}")
+        deploy = self.get("deployment", "-n", OPERATOR_NS, "-l", "app.kubernetes.io/instance=" + RELEASE)["items"]
+        hook = next(d for d in deploy if d["status"].get("readyReplicas"))
+        self.results["hook_deployment"] = hook["metadata"]["name"]
+        self.say(f"    hook Deployment {hook['metadata']['name']}: {hook['status']['readyReplicas']} ready")
+
+    def start_hook_and_controller(self):
+        from tests.metacontroller import Metacontroller, rewrite_hook_urls
+
+        hook = self.get("deployment", self.results["hook_deployment"], "-n", OPERATOR_NS)
+        selector = hook["spec"]["selector"]["matchLabels"]
+        pods = self.run_pods_of(OPERATOR_NS, selector)
+        self.say(f"    hook pods started locally: {[p.name for p in pods]}")
+        ccs = self.get("compositecontrollers")["items"]
+        cc = next(c for c in ccs if c["spec"]["parentResource"]["resource"] == "mcpservers")
+        svc = cc["spec"]["hooks"]["sync"]["webhook"]["service"]
+        # Every hook pod is started, so whichever pod port-forward picks answers.
+        local = self.port_forward(svc["namespace"], f"svc/{svc['name']}", svc.get("port", 80))
+        wait_for(lambda: _http_ok(f"http://127.0.0.1:{local}/readyz"), what="hook /readyz through the Service")
+        mc = Metacontroller(self.cp.kubeconfig, [rewrite_hook_urls(cc, f"http://127.0.0.1:{local}")])
+        mc.start()
+        self.stack.callback(mc.stop)
+        self.say(f"    Metacontroller stand-in runs CompositeController {cc['metadata']['name']} "
+                 f"-> svc/{svc['name']} (via port-forward 127.0.0.1:{local})")
+
+    def apply_basic_sample(self):
+        self.cp.kubectl("apply", "-f", str(BASIC))
+        mcps = self.wait_ready(1)
+        self.results["endpoint"] = mcps["status"]["endpoint"]
+        self.say("    " + self.cp.kubectl("get", "mcps", "-n", self.namespace).stdout.replace("\n", "\n    "))
+
+    def wait_ready(self, replicas: int) -> dict:
+        def ready():
+            m = self.get("mcps", self.name, "-n", self.namespace)
+            st = m.get("status", {})
+            ok = (st.get("phase") == "Ready" and st.get("readyReplicas") == replicas
+                  and st.get("observedGeneration") == m["metadata"]["generation"])
+            return m if ok else None
+        return wait_for(ready, timeout=120, what=f"MCPServer Ready with {replicas} replicas")
+
+    def grant_kubernetes_access(self):
+        """The sample runs as the namespace's default ServiceAccount, which may read nothing; point
+        it at the ServiceAccount the chart created for MCP servers (read-only RBAC). A spec edit
+        rolls the pods."""
+        sa = next(s["metadata"]["name"] for s in self.get("serviceaccounts", "-n", self.namespace)["items"]
+                  if s["metadata"].get("labels", {}).get("app.kubernetes.io/instance") == RELEASE)
+        self.cp.kubectl("patch", "mcps", self.name, "-n", self.namespace, "--type=merge",
+                        "-p", json.dumps({"spec": {"serviceAccount": sa}}))
+        def rolled():
+            d = self.get("deployment", self.name, "-n", self.namespace)
+            pods = self.get("pods", "-n", self.namespace, "-l", _selector(d))["items"]
+            return (d["spec"]["template"]["spec"].get("serviceAccountName") == sa and pods and
+                    all(p["spec"].get("serviceAccountName") == sa and not p["metadata"].get("deletionTimestamp")
+                        for p in pods))
+        wait_for(rolled, timeout=120, what="pods rolled to the new ServiceAccount")
+        self.wait_ready(1)
+        self.results["service_account"] = sa
+        self.say(f"    spec.serviceAccount={sa}; pods rolled")
+
+    def connect_mcp_client(self):
+        d = self.get("deployment", self.name, "-n", self.namespace)
+        pods = self.run_pods_of(self.namespace, d["spec"]["selector"]["matchLabels"])
+        for p in pods:
+            wait_for(lambda p=p: _http_ok(f"http://127.0.0.1:{p.local_port}/health") or _dead(p), timeout=30,
+                     what=f"MCP server process of {p.name}")
+        svc = self.get("service", self.name, "-n", self.namespace)
+        port = svc["spec"]["ports"][0]["port"]
+        local = self.port_forward(self.namespace, f"svc/{self.name}", port)
+        url = f"http://127.0.0.1:{local}/mcp"
+        self.say(f"    kubectl port-forward svc/{self.name} {local}:{port}  ->  {url}")
+        tools, listing = anyio.run(_mcp_session, url, self.namespace)
+        self.results.update(tools=tools, list_pods=listing, mcp_url=url)
+        self.say(f"    tools/list: {', '.join(tools)}")
+        names = [p["name"] for p in listing.get("pods", listing.get("items", []))]
+        self.say(f"    tools/call list-pods namespace={self.namespace}: {names}")
+
+    def scale(self):
+        self.cp.kubectl("scale", "mcps", self.name, "-n", self.namespace, "--replicas=2")
+        self.wait_ready(2)
+        d = self.get("deployment", self.name, "-n", self.namespace)
+        self.results["scaled_deployment_replicas"] = d["spec"]["replicas"]
+        self.say(f"    Deployment {self.name} spec.replicas={d['spec']['replicas']}, MCPServer Ready 2/2")
+
+    def helm_upgrade(self):
+        self.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NS, "--reuse-values", "--wait",
+                  "--timeout", "120s", "--set", "hook.replicaCount=3")
+        d = self.get("deployment", self.results["hook_deployment"], "-n", OPERATOR_NS)
+        self.results["upgraded_hook_replicas"] = d["status"].get("readyReplicas")
+        self.wait_ready(2)
+        revision = json.loads(self.helm("status", RELEASE, "-n", OPERATOR_NS, "-o", "json"))["version"]
+        self.results["helm_revision"] = revision
+        self.say(f"    release revision {revision}; hook replicas {d['status'].get('readyReplicas')}; MCPServer still Ready")
+
+    def delete_server(self):
+        self.cp.kubectl("delete", "mcps", self.name, "-n", self.namespace, "--timeout=90s")
+        def gone():
+            left = []
+            for kind in ("deployment", "service", "configmap"):
+                items = self.get(kind, "-n", self.namespace)["items"]
+                left += [f"{kind}/{i['metadata']['name']}" for i in items if i["metadata"]["name"].startswith(self.name)]
+            return not left or None
+        wait_for(gone, timeout=90, what="children of the deleted MCPServer to disappear")
+        self.say("    MCPServer and its Deployment, Service and ConfigMap are gone")
+
+    def helm_uninstall(self):
+        self.stack.close()  # stop the controller, port-forwards and local pods first
+        self.helm("uninstall", RELEASE, "-n", OPERATOR_NS, "--wait", "--timeout", "120s")
+        leftovers = self.cp.kubectl(
+            "get", "all,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,"
+            "compositecontrollers,networkpolicies,poddisruptionbudgets",
+            "-A", "-l", f"app.kubernetes.io/instance={RELEASE}", "-o", "name",
+        ).stdout.split()
+        self.results["leftovers"] = leftovers
+        if leftovers:
+            raise JourneyError(f"helm uninstall left {leftovers}")
+        self.say("    no object of the release is left (the CRD stays, as Helm leaves CRDs)")
+
+    def run(self):
+        try:
+            self.step("Metacontroller prerequisites (its CRDs)", self.install_prerequisites)
+            self.step(f"helm install {RELEASE} charts/mcp-operator -n {OPERATOR_NS}", self.helm_install)
+            self.step("hook pods and the Metacontroller stand-in", self.start_hook_and_controller)
+            self.step(f"kubectl apply -f {BASIC.relative_to(REPO)}", self.apply_basic_sample)
+            self.step("give the server read-only Kubernetes access (spec.serviceAccount)", self.grant_kubernetes_access)
+            self.step("MCP client through kubectl port-forward svc/basic-mcpserver", self.connect_mcp_client)
+            self.step(f"kubectl scale mcps {self.name} --replicas=2", self.scale)
+            self.step("helm upgrade (hook.replicaCount=3)", self.helm_upgrade)
+            self.step(f"kubectl delete mcps {self.name}", self.delete_server)
+            self.step(f"helm uninstall {RELEASE} --wait", self.helm_uninstall)
+        finally:
+            self.stack.close()
+        return self.results
+
+
+async def _mcp_session(url: str, namespace: str):
+    from mcp import Client
+
+    async with Client(url) as client:
+        tools = sorted(t.name for t in (await client.list_tools()).tools)
+        result = await client.call_tool("list-pods", {"namespace": namespace})
+        if result.is_error:
+            raise JourneyError(f"list-pods failed: {result.content}")
+        return tools, result.structured_content or {}
+
+
+def _selector(deployment: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in deployment["spec"]["selector"]["matchLabels"].items())
+
+
+def _port_open(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _check_exited(proc: subprocess.Popen):
+    if proc.poll() is not None:
+        raise JourneyError(f"kubectl port-forward exited: {proc.stderr.read()}")
+    return None
+
+
+def _http_ok(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _dead(p: RunningPod):
+    if p.proc.poll() is not None:
+        raise JourneyError(f"process of pod {p.name} exited {p.proc.returncode}:\n{p.log.read_text()[-2000:]}")
+    return False
