@@ -9,6 +9,8 @@ from pathlib import Path
 import yaml
 
 CRDS_DIR = Path(__file__).resolve().parent / "crds"
+# deploy/compositecontroller.yaml writes its webhook URLs as ${HOOK_BASE_URL}/<hook>
+PLACEHOLDER = "${HOOK_BASE_URL}"
 
 
 def load_controllers(path: str | Path) -> list[dict]:
@@ -21,7 +23,7 @@ def load_controllers(path: str | Path) -> list[dict]:
 def rewrite_hook_urls(cc: dict, base_url: str) -> dict:
     """A copy of cc whose hooks call base_url + the hook's path instead of the in-cluster Service.
 
-    `webhook.service` + `path` (or a full `url`) becomes `url: <base_url><path>`; timeout,
+    `webhook.service` + `path`, a full `url`, or `${HOOK_BASE_URL}/path` becomes `url: <base_url><path>`; timeout,
     version and everything else is kept.
     """
     cc = copy.deepcopy(cc)
@@ -30,8 +32,11 @@ def rewrite_hook_urls(cc: dict, base_url: str) -> dict:
         wh = (hook or {}).get("webhook")
         if not wh:
             continue
-        if wh.get("url"):
-            path = urllib.parse.urlsplit(wh["url"]).path
+        url = wh.get("url")
+        if url and PLACEHOLDER in url:
+            path = url.split(PLACEHOLDER, 1)[1] or "/"
+        elif url:
+            path = urllib.parse.urlsplit(url).path
         else:
             path = wh.get("path") or "/"
         wh.pop("service", None)

@@ -154,11 +154,13 @@ def test_rewrite_hook_urls_keeps_paths_and_timeouts():
     cc = {"spec": {"hooks": {
         "sync": {"version": "v2", "webhook": {"service": {"name": "h", "namespace": "n"}, "path": "/sync",
                                               "timeout": "5s"}},
-        "finalize": {"webhook": {"url": "http://x.y:1/finalize"}}}}}
+        "finalize": {"webhook": {"url": "http://x.y:1/finalize"}},
+        "customize": {"webhook": {"url": "${HOOK_BASE_URL}/customize"}}}}}
     out = rewrite_hook_urls(cc, "http://127.0.0.1:9/")
     assert out["spec"]["hooks"]["sync"] == {"version": "v2", "webhook": {"url": "http://127.0.0.1:9/sync",
                                                                          "timeout": "5s"}}
     assert out["spec"]["hooks"]["finalize"]["webhook"]["url"] == "http://127.0.0.1:9/finalize"
+    assert out["spec"]["hooks"]["customize"]["webhook"]["url"] == "http://127.0.0.1:9/customize"
     assert cc["spec"]["hooks"]["sync"]["webhook"]["path"] == "/sync"  # input untouched
 
 
