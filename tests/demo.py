@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.journey import REPO, Journey
+from tests.journey.steps import REPO, Journey
 from tests.kube import ControlPlane
 from tests.kube.controlplane import remove_state
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.journey import Journey
+from tests.journey.steps import Journey
 from tests.kube import ControlPlane
 
 

@@ -28,7 +28,7 @@ import yaml
 from tests.kube import ControlPlane, free_port
 from tests.kube.podrunner import RunningPod, run_pod
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "mcp-operator"
 BASIC = REPO / "examples" / "basic-mcpserver.yaml"
 METACONTROLLER_CRDS = REPO / "tests" / "metacontroller" / "crds"
