@@ -43,6 +43,8 @@ CONTROLLERS = ",".join(
         "endpointslice-controller",
         "disruption-controller",
         "node-lifecycle-controller",  # lifts the not-ready taint admission puts on new nodes
+        "clusterrole-aggregation-controller",  # admin/edit/view pick up aggregated rules
+        "job-controller",  # `helm test` hooks are Jobs
     ]
 )
 
