@@ -80,6 +80,12 @@ def start_hook_server(log_dir: Path, workers: int = 2, threads: int = 4, port: i
 def apply_mcp_crd(cp) -> None:
     cp.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
     cp.kubectl("wait", "--for=condition=Established", "crd/mcpservers.mcp.example.com", "--timeout=60s")
+    # Established precedes discovery: wait until kubectl resolves the short name
+    deadline = time.monotonic() + 30
+    while cp.kubectl("get", "mcps", "-A", check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("mcps not discoverable 30s after the CRD was established")
+        time.sleep(0.3)
 
 
 class MetacontrollerProc(Proc):
