@@ -175,7 +175,10 @@ def _run_image(image, extra_env: dict[str, str], health_url: str, tmp: Path, tim
             try:
                 with urllib.request.urlopen(health_url, timeout=2) as r:
                     status, body = r.status, r.read().decode()
-                    break
+                if prefix:  # setpriv exec()s the command: same pid, now the runtime uid
+                    uids = [l for l in Path(f"/proc/{proc.pid}/status").read_text().splitlines() if l.startswith("Uid:")]
+                    assert uids and uids[0].split()[1:] == [str(RUNTIME_UID)] * 4, uids
+                break
             except urllib.error.HTTPError as e:
                 status, body = e.code, e.read().decode()
                 break
