@@ -1,0 +1,329 @@
+#!/usr/bin/env python3
+"""Our MCP server vs the seed's TypeScript server, over HTTP, in the same run, same cluster.
+
+    .venv/bin/python bench/mcp/bench.py                       # starts a local control plane (~1-2 min total)
+    .venv/bin/python bench/mcp/bench.py --kubeconfig PATH     # use a running cluster
+    .venv/bin/python bench/mcp/bench.py --requests 3000 --json out.json
+
+Measures, for each server (alternating rounds, the same bounded loopback load generator: a fixed
+number of JSON-RPC POSTs over keep-alive connections from a few processes):
+- requests/s and p50/p99 latency of ``tools/list``;
+- requests/s and p50/p99 of listing the pods of a namespace with ``--pods`` pods: our ``list-pods``
+  tool (the seed has no such tool), and for like-for-like both servers' resource
+  ``k8s://namespace/<ns>/pods``;
+- RSS after the load (and peak RSS), cold start (spawn -> first successful tools/list, median of 3).
+Prints the figures and ratios ours/seed. The seed server is built from the seed document with npm
+(bench/mcp/seed_ts.py); when that is impossible here, our figures are printed with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path[:0] = [str(REPO), str(HERE)]
+
+OUR_BIN = str(Path(sys.executable).parent / "mcp-k8s-server")
+NAMESPACE = "bench-mcp"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- load generator ----------------------------------------------------------------------------
+def _worker(port: int, body: bytes, count: int, threads: int, q) -> None:
+    lat: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def run(n: int) -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        mine, bad = [], 0
+        for _ in range(n):
+            t = time.perf_counter()
+            try:
+                conn.request("POST", "/mcp", body=body, headers=headers)
+                r = conn.getresponse()
+                data = r.read()
+                ok = r.status == 200 and b'"error"' not in data[:200] and b'"isError":true' not in data
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                ok = False
+            mine.append(time.perf_counter() - t)
+            bad += not ok
+        with lock:
+            lat.extend(mine)
+            errors += bad
+
+    per = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+    ts = [threading.Thread(target=run, args=(n,)) for n in per]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    q.put((lat, errors))
+
+
+def load(port: int, payload: dict, requests: int, procs: int = 2, threads: int = 4) -> dict:
+    body = json.dumps(payload).encode()
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    per = [requests // procs + (1 if i < requests % procs else 0) for i in range(procs)]
+    start = time.perf_counter()
+    ps = [ctx.Process(target=_worker, args=(port, body, n, threads, q)) for n in per]
+    for p in ps:
+        p.start()
+    results = [q.get(timeout=600) for _ in ps]
+    for p in ps:
+        p.join()
+    wall = time.perf_counter() - start
+    lat = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    return {
+        "requests": len(lat),
+        "errors": errors,
+        "rps": len(lat) / wall,
+        "p50_ms": 1000 * lat[len(lat) // 2],
+        "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+    }
+
+
+# -- servers -------------------------------------------------------------------------------------
+def rss_kib(pid: int) -> tuple[int, int]:
+    fields = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            k, _, v = line.partition(":")
+            fields[k] = v.strip()
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], env: dict, port: int, cwd: str | None = None):
+        self.name, self.cmd, self.env, self.port, self.cwd = name, cmd, env, port, cwd
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> float:
+        """Spawn and wait for the first successful tools/list; return the cold start in seconds."""
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
+        while time.perf_counter() - t0 < 60:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("POST", "/mcp", body=body, headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+                r = conn.getresponse()
+                data = r.read()
+                conn.close()
+                if r.status == 200 and b'"tools"' in data:
+                    return time.perf_counter() - t0
+            except OSError:
+                pass
+            time.sleep(0.01)
+        raise RuntimeError(f"{self.name} did not answer tools/list within 60 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def ours(kubeconfig: str) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_")}
+    env.update(KUBECONFIG=kubeconfig, MCP_TRANSPORT="http", MCP_HOST="127.0.0.1", MCP_PORT=str(port), LOG_LEVEL="WARNING")
+    return Server("ours (python)", [OUR_BIN], env, port)
+
+
+def seed(kubeconfig: str, server_js: Path) -> Server:
+    port = free_port()
+    env = dict(os.environ, KUBECONFIG=kubeconfig, PORT=str(port))
+    return Server("seed (typescript)", ["node", str(server_js)], env, port, cwd=str(server_js.parents[2]))
+
+
+# -- cluster -------------------------------------------------------------------------------------
+def prepare_cluster(kubeconfig: str, pods: int, kubectl: str) -> None:
+    def k(*args, input=None):
+        return subprocess.run([kubectl, "--kubeconfig", kubeconfig, *args], input=input, capture_output=True, text=True, check=True)
+
+    subprocess.run([kubectl, "--kubeconfig", kubeconfig, "create", "namespace", NAMESPACE], capture_output=True, text=True)
+    deploy = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bench", "namespace": NAMESPACE},
+        "spec": {"replicas": pods, "selector": {"matchLabels": {"app": "bench"}},
+                 "template": {"metadata": {"labels": {"app": "bench"}},
+                              "spec": {"containers": [{"name": "main", "image": "registry.example/app:1"}]}}},
+    }
+    k("apply", "-f", "-", input=json.dumps(deploy))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        out = k("get", "pods", "-n", NAMESPACE, "-o", "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}").stdout.split()
+        if len(out) == pods and all(p == "Running" for p in out):
+            return
+        time.sleep(1)
+    raise RuntimeError(f"{pods} pods not Running in {NAMESPACE}")
+
+
+# -- main ----------------------------------------------------------------------------------------
+SCENARIOS = {
+    "tools/list": ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},) * 2,
+    "list pods (resource k8s://namespace/NS/pods)": (
+        {"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": f"k8s://namespace/{NAMESPACE}/pods"}},
+    ) * 2,
+    "list pods (our list-pods tool | seed resource)": (
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list-pods", "arguments": {"namespace": NAMESPACE}}},
+        {"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": f"k8s://namespace/{NAMESPACE}/pods"}},
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--kubeconfig", help="use this cluster (default: start a local control plane)")
+    ap.add_argument("--requests", type=int, default=2000, help="requests per scenario per server")
+    ap.add_argument("--pods", type=int, default=100, help="pods in the listed namespace")
+    ap.add_argument("--procs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4, help="connections per load process")
+    ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--no-seed", action="store_true", help="skip the TypeScript baseline")
+    args = ap.parse_args(argv)
+
+    cp = None
+    state = None
+    if args.kubeconfig:
+        kubeconfig = str(Path(args.kubeconfig).resolve())
+        from tests.kube import bin_dir
+
+        kubectl = str(bin_dir() / "kubectl")
+    else:
+        from tests.kube import ControlPlane
+
+        state = Path(tempfile.mkdtemp(prefix="mcp-bench-"))
+        print(f"[bench] starting a local control plane in {state}", flush=True)
+        cp = ControlPlane(state).start()
+        kubeconfig, kubectl = cp.kubeconfig, str(cp.bin_dir / "kubectl")
+
+    report: dict = {"config": {"requests": args.requests, "pods": args.pods, "procs": args.procs, "threads": args.threads}}
+    try:
+        print(f"[bench] {args.pods} pods in namespace {NAMESPACE}", flush=True)
+        prepare_cluster(kubeconfig, args.pods, kubectl)
+        servers = {"ours": ours(kubeconfig)}
+        seed_reason = None
+        if args.no_seed:
+            seed_reason = "skipped (--no-seed)"
+        elif not shutil.which("node") or not shutil.which("npm"):
+            seed_reason = "node/npm not installed"
+        else:
+            try:
+                import seed_ts
+
+                server_js = seed_ts.build(log=lambda m: print(m, flush=True))
+                servers["seed"] = seed(kubeconfig, server_js)
+            except Exception as exc:  # noqa: BLE001 - report why and carry on with our figures
+                seed_reason = f"TypeScript build failed: {str(exc)[:300]}"
+        if seed_reason:
+            print(f"[bench] no seed baseline: {seed_reason}", flush=True)
+            report["seed_unavailable"] = seed_reason
+
+        results: dict = {name: {} for name in servers}
+        # cold start: median of 3 spawns each, alternating
+        colds: dict = {name: [] for name in servers}
+        for _ in range(3):
+            for name, srv in servers.items():
+                colds[name].append(srv.start())
+                srv.stop()
+        for name in servers:
+            results[name]["cold_start_s"] = statistics.median(colds[name])
+
+        for name, srv in servers.items():
+            srv.start()
+            results[name]["rss_idle_mib"] = rss_kib(srv.proc.pid)[0] / 1024
+        try:
+            for scenario, payloads in SCENARIOS.items():
+                for idx, (name, srv) in enumerate(servers.items()):
+                    payload = payloads[0] if name == "ours" else payloads[1]
+                    load(srv.port, payload, min(200, args.requests), args.procs, args.threads)  # warm-up
+                    r = load(srv.port, payload, args.requests, args.procs, args.threads)
+                    results[name][scenario] = r
+                    print(f"[bench] {name:5s} {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}", flush=True)
+            for name, srv in servers.items():
+                rss, hwm = rss_kib(srv.proc.pid)
+                results[name]["rss_after_mib"] = rss / 1024
+                results[name]["rss_peak_mib"] = hwm / 1024
+        finally:
+            for srv in servers.values():
+                srv.stop()
+        report["results"] = results
+        print_report(report)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2))
+    finally:
+        if cp is not None:
+            cp.stop()
+            shutil.rmtree(state, ignore_errors=True)
+    return 0
+
+
+def print_report(report: dict) -> None:
+    res = report["results"]
+    ours_r, seed_r = res["ours"], res.get("seed")
+    cfg = report["config"]
+    print()
+    print(f"MCP server benchmark: {cfg['requests']} requests per scenario, {cfg['procs']}x{cfg['threads']} keep-alive "
+          f"connections, {cfg['pods']} pods listed")
+    head = f"{'metric':58s} {'ours':>10s}"
+    if seed_r:
+        head += f" {'seed (TS)':>10s} {'ours/seed':>10s}"
+    print(head)
+    print("-" * len(head))
+
+    def row(label: str, a: float, b: float | None, fmt: str = "{:.1f}", better: str = "") -> None:
+        line = f"{label:58s} {fmt.format(a):>10s}"
+        if seed_r is not None and b is not None:
+            line += f" {fmt.format(b):>10s} {a / b if b else float('nan'):>9.2f}x"
+        print(line + (f"  ({better})" if better else ""))
+
+    for scenario in SCENARIOS:
+        a = ours_r[scenario]
+        b = seed_r[scenario] if seed_r else None
+        row(f"{scenario}: req/s", a["rps"], b and b["rps"], "{:.0f}", "higher is better")
+        row(f"{scenario}: p99 ms", a["p99_ms"], b and b["p99_ms"], "{:.1f}", "lower is better")
+        if a["errors"] or (b and b["errors"]):
+            row(f"{scenario}: errors", a["errors"], b and b["errors"], "{:.0f}")
+    row("RSS idle (MiB)", ours_r["rss_idle_mib"], seed_r and seed_r["rss_idle_mib"], "{:.1f}", "lower is better")
+    row("RSS after load (MiB)", ours_r["rss_after_mib"], seed_r and seed_r["rss_after_mib"], "{:.1f}", "lower is better")
+    row("RSS peak (MiB)", ours_r["rss_peak_mib"], seed_r and seed_r["rss_peak_mib"], "{:.1f}", "lower is better")
+    row("cold start to first tools/list (s, median of 3)", ours_r["cold_start_s"], seed_r and seed_r["cold_start_s"], "{:.2f}", "lower is better")
+    if not seed_r:
+        print(f"(no seed baseline: {report.get('seed_unavailable')})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
