@@ -270,3 +270,55 @@ def test_no_sync_errors(control_plane, namespace, ready_server):
     events = kget(cp, "events", "-n", ns)["items"]
     errors = [e["message"] for e in events if e.get("reason") == "SyncError"]
     assert not errors, errors
+
+
+def desired_from_hook(cp, hook_url: str, cc: dict, ns: str, name: str) -> list[dict]:
+    """Ask the hook (as Metacontroller would) for the desired children of a live MCPServer."""
+    import urllib.request
+
+    from tests.metacontroller.controller import gvk_key, uniform_name
+
+    parent = kget(cp, "mcpserver", name, "-n", ns)
+    version = cc["spec"]["hooks"]["sync"].get("version") or "v1"
+    children: dict = {}
+    for rule in cc["spec"]["childResources"]:
+        kind = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap"}[rule["resource"]]
+        group = children.setdefault(gvk_key(rule["apiVersion"], kind), {})
+        for obj in kget(cp, rule["resource"], "-n", ns, "-l", f"controller-uid={parent['metadata']['uid']}")["items"]:
+            obj.setdefault("apiVersion", rule["apiVersion"])
+            obj.setdefault("kind", kind)
+            group[uniform_name(obj) if version == "v2" else obj["metadata"]["name"]] = obj
+    body = json.dumps({"controller": cc, "parent": parent, "children": children, "related": {},
+                       "finalizing": False}).encode()
+    req = urllib.request.Request(hook_url + "/sync", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        out = json.loads(r.read())
+    for child in out.get("children") or []:
+        child["metadata"].setdefault("namespace", ns)
+        child["metadata"].setdefault("labels", {}).setdefault("controller-uid", parent["metadata"]["uid"])
+    return out.get("children") or []
+
+
+@pytest.mark.skipif(not SAMPLES, reason="no MCPServer samples under examples/")
+@pytest.mark.parametrize("sample", SAMPLES, ids=[p.stem for p in SAMPLES])
+def test_converged_children_need_no_update(control_plane, namespace, metacontroller, hook_server, sample):
+    """Once Ready, Metacontroller's 3-way merge of the hook's desired children onto the live ones
+    must be a no-op. A field the API server drops or normalises (e.g. `tty: false`) makes every
+    sync and every resync PUT the child again."""
+    from tests.metacontroller import apply_update
+    from tests.metacontroller.controller import json_diff
+
+    cp, ns = control_plane, namespace
+    obj = load_sample(sample)
+    name = obj["metadata"]["name"]
+    apply_in(cp, ns, obj)
+    wait_for(lambda: is_ready(cp, ns, name), timeout=READY_TIMEOUT, what="Ready")
+    problems = {}
+    for child in desired_from_hook(cp, hook_server.url, metacontroller.controller, ns, name):
+        kind, cname = child["kind"], child["metadata"]["name"]
+        live = kget(cp, kind.lower(), cname, "-n", ns)
+        diff = json_diff(live, apply_update(live, child))
+        diff = [d for d in diff if "last-applied-configuration" not in d]
+        if diff:
+            problems[f"{kind}/{cname}"] = diff
+    assert not problems, f"children re-updated on every sync: {problems}"

@@ -653,7 +653,7 @@ class ParentController:
                         raise
                 return
             if method in ("InPlace", "RollingInPlace"):
-                log.info("Updating %s %s/%s", res.kind, ns, meta.get("name"))
+                log.info("Updating %s %s/%s: %s", res.kind, ns, meta.get("name"), "; ".join(json_diff(old, new))[:2000])
                 try:
                     self.kube.request("PUT", res.path(ns, meta["name"]), body=new)
                 except ApiError as exc:
@@ -717,6 +717,25 @@ def make_controller_ref(parent_res: APIResource, parent: dict) -> dict:
             "kind": parent.get("kind") or parent_res.kind,
             "name": meta["name"], "uid": meta["uid"],
             "controller": True, "blockOwnerDeletion": True}
+
+
+def json_diff(a: Any, b: Any, path: str = "") -> list[str]:
+    """Human-readable differences between two JSON values (for the update log)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            if k not in b:
+                out.append(f"-{path}.{k}")
+            elif k not in a:
+                out.append(f"+{path}.{k}={json.dumps(b[k])[:200]}")
+            else:
+                out.extend(json_diff(a[k], b[k], f"{path}.{k}"))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in json_diff(x, y, f"{path}[{i}]")]
+    if a != b:
+        return [f"~{path}: {json.dumps(a)[:200]} -> {json.dumps(b)[:200]}"]
+    return []
 
 
 def json_equal(a: Any, b: Any) -> bool:
