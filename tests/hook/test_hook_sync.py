@@ -100,7 +100,8 @@ def test_every_transport(transport, with_config):
                                                        "app.kubernetes.io/instance": "srv"}}
     if transport == "stdio":
         assert "Service" not in kids
-        assert c["stdin"] is True and c["stdinOnce"] is False
+        assert c["stdin"] is True
+        assert "stdinOnce" not in c and "tty" not in c  # false defaults the API server omits
         assert "livenessProbe" not in c and "readinessProbe" not in c and "ports" not in c
         assert dep["spec"]["strategy"] == {"type": "Recreate"}
     else:
@@ -153,6 +154,17 @@ def test_service_account_is_used():
 
 # --- env merge ------------------------------------------------------------------------------
 
+def test_user_env_is_normalized_like_the_apiserver_stores_it():
+    user = [{"name": "EMPTY", "value": ""},
+            {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1024Ki"}}}]
+    req = request(parent(env=user))
+    snapshot = json.dumps(req, sort_keys=True)
+    env = {e["name"]: e for e in env_of(by_kind(sync(req, now=NOW)["children"])["Deployment"])}
+    assert env["EMPTY"] == {"name": "EMPTY"}
+    assert env["MEM"]["valueFrom"]["resourceFieldRef"] == {"resource": "limits.memory", "divisor": "1Mi"}
+    assert json.dumps(req, sort_keys=True) == snapshot, "the request must not be mutated"
+
+
 def test_user_env_replaces_defaults_in_place_and_appends_the_rest():
     user = [{"name": "EXTRA", "value": "1"},
             {"name": "MCP_SERVER_NAME", "value": "custom"},
@@ -175,9 +187,12 @@ def test_user_env_replaces_defaults_in_place_and_appends_the_rest():
     ({"limits": {"cpu": "100m", "memory": "1Gi"}}, "streamable-http",
      {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "100m", "memory": "1Gi"}}),
     ({"limits": {"memory": 100000000}}, "streamable-http",  # 100 MB < 256Mi: capped at the limit
-     {"requests": {"cpu": "200m", "memory": 100000000}, "limits": {"memory": 100000000}}),
+     {"requests": {"cpu": "200m", "memory": "100M"}, "limits": {"memory": "100M"}}),
     ({"requests": {"nvidia.com/gpu": 1}, "limits": {"nvidia.com/gpu": 1}}, "http",
-     {"requests": {"nvidia.com/gpu": 1, "cpu": "100m", "memory": "128Mi"}, "limits": {"nvidia.com/gpu": 1}}),
+     {"requests": {"nvidia.com/gpu": "1", "cpu": "100m", "memory": "128Mi"}, "limits": {"nvidia.com/gpu": "1"}}),
+    # quantities in the API server's canonical form, so the live Deployment compares equal
+    ({"requests": {"cpu": "0.5", "memory": "1024Mi"}, "limits": {"cpu": "1000m", "memory": "1.5Gi"}}, "http",
+     {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1536Mi"}}),
 ])
 def test_resources(resources, transport, expected):
     kw = {"resources": resources} if resources is not None else {}

@@ -10,7 +10,7 @@ import hashlib
 import json
 
 from . import constants as C
-from .quantity import parse_quantity
+from .quantity import canonical_quantity, parse_quantity
 
 
 _DEFAULT_SC_JSON = json.dumps(C.DEFAULT_SECURITY_CONTEXT)
@@ -54,6 +54,21 @@ def config_json(config: dict) -> str:
     return json.dumps(config, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+def _normalized_env(entry: dict) -> dict:
+    """A user EnvVar as the API server stores it: an empty value is omitted, a resourceFieldRef
+    divisor is a canonical quantity. The request's own dicts are never mutated."""
+    if entry.get("value") == "":
+        entry = {k: v for k, v in entry.items() if k != "value"}
+    rf = (entry.get("valueFrom") or {}).get("resourceFieldRef")
+    if isinstance(rf, dict) and "divisor" in rf:
+        try:
+            divisor = canonical_quantity(rf["divisor"])
+        except ValueError:
+            divisor = rf["divisor"]
+        entry = {**entry, "valueFrom": {**entry["valueFrom"], "resourceFieldRef": {**rf, "divisor": divisor}}}
+    return entry
+
+
 def env_list(name: str, spec: dict) -> list[dict]:
     """Operator defaults first, a user entry replacing the default of the same name in place,
     the user's other entries after them in their order. No duplicate names."""
@@ -68,7 +83,7 @@ def env_list(name: str, spec: dict) -> list[dict]:
         defaults.append({"name": C.ENV_CONFIG_FILE, "value": C.CONFIG_FILE_PATH})
     user: dict[str, dict] = {}
     for entry in spec.get("env") or []:
-        user[entry["name"]] = entry  # last wins (the schema forbids duplicates); shared, never mutated
+        user[entry["name"]] = _normalized_env(entry)  # last wins (the schema forbids duplicates)
     out = []
     for entry in defaults:
         out.append(user.pop(entry["name"], entry))
@@ -77,7 +92,8 @@ def env_list(name: str, spec: dict) -> list[dict]:
 
 
 def resources(spec: dict) -> dict:
-    """Spec resources + per-transport default requests (capped at the limit when one is set)."""
+    """Spec resources + per-transport default requests (capped at the limit when one is set),
+    every quantity in the API server's canonical form (so live and desired compare equal)."""
     res = spec.get("resources") or {}
     requests = dict(res.get("requests") or {})
     limits = dict(res.get("limits") or {})
@@ -92,9 +108,9 @@ def resources(spec: dict) -> dict:
             except ValueError:
                 pass
         requests[key] = value
-    out = {"requests": requests}
+    out = {"requests": {k: canonical_quantity(v) for k, v in requests.items()}}
     if limits:
-        out["limits"] = limits
+        out["limits"] = {k: canonical_quantity(v) for k, v in limits.items()}
     return out
 
 
@@ -123,11 +139,10 @@ def container(name: str, spec: dict) -> dict:
         c["livenessProbe"] = {"httpGet": {"path": C.LIVENESS_PATH, "port": C.PORT_NAME}, **C.LIVENESS_PROBE}
         c["readinessProbe"] = {"httpGet": {"path": C.READINESS_PATH, "port": C.PORT_NAME}, **C.READINESS_PROBE}
     else:
-        # stdio: the server reads JSON-RPC from stdin. Keep stdin open (and open across
-        # attach/detach) so the process does not see EOF; no port, no HTTP probes.
+        # stdio: the server reads JSON-RPC from stdin. Keep stdin open, and open across
+        # attach/detach (stdinOnce and tty stay false: omitted, as the API server omits them,
+        # so live and desired compare equal); no port, no HTTP probes.
         c["stdin"] = True
-        c["stdinOnce"] = False
-        c["tty"] = False
     return c
 
 
