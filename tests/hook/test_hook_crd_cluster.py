@@ -133,3 +133,44 @@ def test_crd_yaml_is_what_the_server_stores(crd):
     assert stored["spec"]["versions"][0]["schema"] == want["spec"]["versions"][0]["schema"]
     assert {c["type"]: c["status"] for c in stored["status"]["conditions"]}["Established"] == "True"
     assert copy.deepcopy(stored["spec"]["names"]) == want["spec"]["names"] | {"listKind": "MCPServerList"}
+
+
+def _not_in_live(desired, live, path=""):
+    """Fields of the desired object that the API server dropped or normalised."""
+    if isinstance(desired, dict):
+        if not isinstance(live, dict):
+            return [f"{path}: live {live!r}"]
+        return [d for k, v in desired.items()
+                for d in ([f"{path}.{k} dropped"] if k not in live else _not_in_live(v, live[k], f"{path}.{k}"))]
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(live) != len(desired):
+            return [f"{path}: live {live!r} != desired {desired!r}"]
+        return [d for i, (a, b) in enumerate(zip(desired, live)) for d in _not_in_live(a, b, f"{path}[{i}]")]
+    return [] if desired == live else [f"{path}: live {live!r} != desired {desired!r}"]
+
+
+ODD = obj("odd", transport="http",
+          resources={"requests": {"cpu": "0.5", "memory": "1024Mi"}, "limits": {"cpu": 1, "memory": "1.5Gi"}},
+          env=[{"name": "E", "value": ""},
+               {"name": "M", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1024Ki"}}},
+               {"name": "S", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k", "optional": False}}}],
+          serviceAccount="default", config={"z": "1", "a": "ü"},
+          securityContext={"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"},
+                           "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}})
+
+
+@pytest.mark.parametrize("parent_obj", [load_example(p) for p in EXAMPLES] + [ODD, obj("zero", replicas=0, transport="stdio")],
+                         ids=[p.stem for p in EXAMPLES] + ["odd-spellings", "stdio-zero"])
+def test_desired_children_are_stored_unchanged(crd, namespace, parent_obj):
+    """Every field the hook emits survives the API server as written (no dropped false/empty
+    values, canonical quantities), so Metacontroller's 3-way merge of a converged child is a no-op
+    instead of an update on every sync."""
+    p = copy.deepcopy(parent_obj)
+    p["metadata"]["namespace"] = namespace
+    problems = {}
+    for child in sync(request(p))["children"]:
+        live = json.loads(crd.kubectl("apply", "--server-side", "--field-manager=hook-test", "-o", "json",
+                                      "-f", "-", input=json.dumps(child)).stdout)
+        if diff := _not_in_live(child, live):
+            problems[child["kind"]] = diff
+    assert not problems
