@@ -120,10 +120,23 @@ def test_defaults_are_applied_by_the_apiserver(crd, namespace):
     assert spec == specmod.apply_defaults({"image": "mcp-k8s-server:1"})
 
 
+def _explain(cp, field: str) -> str:
+    """kubectl explain reads the OpenAPI the apiserver publishes a little after Established."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:
+        r = cp.kubectl("explain", field, check=False)
+        if r.returncode == 0 or time.monotonic() > deadline:
+            assert r.returncode == 0, r.stderr
+            return r.stdout
+        time.sleep(1)
+
+
 def test_kubectl_explain_reads_well(crd):
-    out = crd.kubectl("explain", "mcps.spec.env.valueFrom.secretKeyRef").stdout
+    out = _explain(crd, "mcps.spec.env.valueFrom.secretKeyRef")
     assert "A key of a Secret in the namespace." in out and "optional" in out
-    out = crd.kubectl("explain", "mcps.spec.transport").stdout
+    out = _explain(crd, "mcps.spec.transport")
     assert "stdio" in out and "kubectl attach" in out
 
 
