@@ -14,8 +14,15 @@ import signal
 import sys
 import threading
 
-from .controller import Metacontroller
+from .controller import Metacontroller, parse_go_duration
 from .manifests import load_controllers, rewrite_hook_urls
+
+
+def _duration(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return parse_go_duration(text, 30.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,10 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=5)
     p.add_argument("--client-go-qps", type=float, default=5.0)
     p.add_argument("--client-go-burst", type=int, default=10)
-    p.add_argument("--discovery-interval", type=float, default=30.0)
+    p.add_argument("--discovery-interval", type=_duration, default=30.0,
+                   help="seconds or a Go duration (30s)")
+    # accepted for command-line compatibility with the real binary; no effect here
+    for flag in ("--metrics-address", "--health-probe-bind-address", "--zap-log-level", "--pprof-address",
+                 "--cache-flush-interval", "--events-qps", "--events-burst", "--target-label-selector"):
+        p.add_argument(flag, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--leader-election", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--no-events", action="store_true", help="do not write Event objects")
     p.add_argument("-v", "--verbose", action="count", default=0)
     args = p.parse_args(argv)
+    if args.zap_log_level and args.zap_log_level not in ("error", "0"):
+        args.verbose = max(args.verbose, 1)
     logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(threadName)s: %(message)s")
 

@@ -150,6 +150,11 @@ class Webhook:
             children = []
         if not isinstance(children, list) or not all(isinstance(c, dict) for c in children):
             raise HookError("can't unmarshal webhookResponse: children must be a list of objects")
+        for c in children:  # unstructured.Unstructured decoding needs both
+            if not isinstance(c.get("kind"), str) or not c.get("kind"):
+                raise HookError(f"can't unmarshal webhookResponse: Object 'Kind' is missing in {json.dumps(c)[:200]}")
+            if not isinstance(c.get("apiVersion"), str) or not c.get("apiVersion"):
+                raise HookError(f"can't unmarshal webhookResponse: Object 'apiVersion' is missing in {json.dumps(c)[:200]}")
         status = out.get("status")
         if status is not None and not isinstance(status, dict):
             raise HookError("can't unmarshal webhookResponse: status must be an object")

@@ -101,9 +101,13 @@ def hook(server, version="v1", timeout="2s", mode=None):
 
 
 def test_webhook_ok_and_defaults(server):
-    server["body"] = {"status": {"a": 1}, "children": [{"kind": "X"}]}
+    server["body"] = {"status": {"a": 1}, "children": [{"apiVersion": "v1", "kind": "X"}]}
     out = hook(server).call({})
-    assert out == {"status": {"a": 1}, "children": [{"kind": "X"}], "resyncAfterSeconds": 0.0, "finalized": False}
+    assert out == {"status": {"a": 1}, "children": [{"apiVersion": "v1", "kind": "X"}],
+                   "resyncAfterSeconds": 0.0, "finalized": False}
+    server["body"] = {"children": [{"apiVersion": "v1"}]}
+    with pytest.raises(HookError, match="Kind"):
+        hook(server).call({})
     server["body"] = {"children": None}
     assert hook(server).call({})["children"] == []
 
