@@ -6,6 +6,7 @@ No cluster needed. `ct lint` (real ct + yamllint + yamale) runs here too.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import urllib.parse
 
@@ -408,3 +409,17 @@ def test_ct_lint():
     assert "All charts linted successfully" in r.stdout + r.stderr
     for f in CI_VALUES:
         assert f.name in r.stdout + r.stderr
+
+
+# --- Helm 4 ---------------------------------------------------------------------------------------
+@pytest.mark.skipif(not os.environ.get("HELM4_BIN"), reason="set HELM4_BIN to a helm v4 binary to compare renders")
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
+def test_helm4_renders_the_same_objects(values_file, tmp_path):
+    """Helm 4 (e.g. `go install helm.sh/helm/v4/cmd/helm@v4.3.1`) renders exactly what Helm 3 does."""
+    env = tool_env({"HELM_CACHE_HOME": str(tmp_path / "c"), "HELM_CONFIG_HOME": str(tmp_path / "g"),
+                    "HELM_DATA_HOME": str(tmp_path / "d")})
+    r = subprocess.run([os.environ["HELM4_BIN"], "template", "mcp", str(CHART), "--namespace", "mcp-system",
+                        "-f", str(values_file), "--api-versions", CC_API, "--kube-version", "1.37.0"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert [d for d in yaml.safe_load_all(r.stdout) if d] == render(values_file)
