@@ -285,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
     finally:
+        subprocess.run([kubectl, "--kubeconfig", kubeconfig, "delete", "namespace", NAMESPACE, "--wait=false"],
+                       capture_output=True, text=True)
         if cp is not None:
             cp.stop()
             shutil.rmtree(state, ignore_errors=True)

@@ -99,9 +99,11 @@ def stdio_params(kubeconfig: str, **env: str) -> StdioServerParameters:
 
 @asynccontextmanager
 async def connect(transport: str, kubeconfig: str, tmp_path: Path, **env: str):
-    """An SDK Client over 'stdio', 'http-legacy' (2025-11-25 handshake) or 'http-modern' (2026-07-28)."""
-    if transport == "stdio":
-        async with Client(stdio_params(kubeconfig, **env), mode="legacy") as c:
+    """An SDK Client over 'stdio' (2025-11-25 handshake), 'stdio-modern' (2026-07-28 per-request),
+    'http-legacy' (2025-11-25 handshake) or 'http-modern' (2026-07-28)."""
+    if transport in ("stdio", "stdio-modern"):
+        mode = "legacy" if transport == "stdio" else "2026-07-28"
+        async with Client(stdio_params(kubeconfig, **env), mode=mode) as c:
             yield c
         return
     mode = {"http-legacy": "legacy", "http-modern": "2026-07-28"}[transport]

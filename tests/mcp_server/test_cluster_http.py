@@ -180,3 +180,21 @@ def test_paging_across_hundreds_of_pods(control_plane, namespace, tmp_path):
             assert len(set(names)) == n + 1 and pages == 4 and truncated == 0
 
     anyio.run(go)
+
+
+INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
+
+
+@pytest.mark.slow
+def test_mcp_inspector_cli_lists_our_tools(control_plane, tmp_path):
+    """The issue's acceptance check: `npx @modelcontextprotocol/inspector --cli <url> --method tools/list`."""
+    import shutil
+
+    if not shutil.which("npx"):
+        pytest.skip("npx not installed")
+    with http_server(control_plane.kubeconfig, tmp_path) as srv:
+        r = subprocess.run(["npx", "-y", INSPECTOR, "--cli", srv.url, "--method", "tools/list"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        names = {t["name"] for t in json.loads(r.stdout)["tools"]}
+        assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "create-pod", "delete-pod"}

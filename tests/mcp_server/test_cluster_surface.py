@@ -73,7 +73,7 @@ def _dump(obj) -> str:
     return json.dumps(obj)
 
 
-@pytest.mark.parametrize("transport", ["stdio", "http-legacy", "http-modern"])
+@pytest.mark.parametrize("transport", ["stdio", "stdio-modern", "http-legacy", "http-modern"])
 def test_every_resource_tool_and_prompt(control_plane, workload, tmp_path, transport):
     cp, ns = control_plane, workload
     outputs: list[str] = []
