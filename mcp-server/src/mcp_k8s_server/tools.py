@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from . import shape
 from .deps import Deps
+from .kube import KubeError
 
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -353,8 +354,8 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                         kube.list_events, ns, field_selector=f"involvedObject.name={name},involvedObject.kind=Pod", limit=500
                     )
                     recent = [shape.event_summary(e, now) for e in shape.sort_events_recent_first(ev.get("items") or [])[:events]]
-                except Exception as exc:  # events are a bonus: describe the pod anyway
-                    notice = f"events unavailable: {exc}"
+                except KubeError as exc:  # events are a bonus: describe the pod anyway
+                    notice = f"Events unavailable: {exc}"
             desc = PodDescription(
                 name=meta.get("name", name),
                 namespace=ns,
