@@ -113,11 +113,11 @@ CEL_CRD = """
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: widgets.proof.example.com
+  name: celwidgets.foundation.example.com
 spec:
-  group: proof.example.com
+  group: foundation.example.com
   scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
+  names: {plural: celwidgets, singular: celwidget, kind: CelWidget}
   versions:
   - name: v1
     served: true
@@ -140,22 +140,22 @@ spec:
 def test_crd_cel_and_schema_validation_are_enforced(control_plane, namespace):
     control_plane.kubectl("apply", "-f", "-", input=CEL_CRD)
     wait_for(
-        lambda: control_plane.kubectl("get", "widgets", "-A", check=False).returncode == 0,
+        lambda: control_plane.kubectl("get", "celwidgets", "-A", check=False).returncode == 0,
         what="CRD established",
     )
     bad = control_plane.kubectl(
         "apply", "-n", namespace, "-f", "-", check=False,
-        input="apiVersion: proof.example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {min: 5, max: 3}\n",
+        input="apiVersion: foundation.example.com/v1\nkind: CelWidget\nmetadata: {name: w}\nspec: {min: 5, max: 3}\n",
     )
     assert bad.returncode != 0 and "min must not exceed max" in bad.stderr
     too_big = control_plane.kubectl(
         "apply", "-n", namespace, "-f", "-", check=False,
-        input="apiVersion: proof.example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {max: 11}\n",
+        input="apiVersion: foundation.example.com/v1\nkind: CelWidget\nmetadata: {name: w}\nspec: {max: 11}\n",
     )
     assert too_big.returncode != 0 and "spec.max" in too_big.stderr
     control_plane.kubectl(
         "apply", "-n", namespace, "-f", "-",
-        input="apiVersion: proof.example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {max: 3}\n",
+        input="apiVersion: foundation.example.com/v1\nkind: CelWidget\nmetadata: {name: w}\nspec: {max: 3}\n",
     )
-    stored = get_json(control_plane, "widget", "w", "-n", namespace)
+    stored = get_json(control_plane, "celwidget", "w", "-n", namespace)
     assert stored["spec"] == {"min": 0, "max": 3}  # defaulting is real too
