@@ -146,5 +146,5 @@ def test_health_ready_metrics(client):
 def test_readyz_fails_when_sync_is_broken(client, monkeypatch):
     import mcp_operator_hook.sync as sync_mod
 
-    monkeypatch.setattr(sync_mod.specmod, "validate", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
+    monkeypatch.setattr(sync_mod.specmod, "validate_canonical", lambda *a: (_ for _ in ()).throw(RuntimeError("x")))
     assert client.get("/readyz").status_code == 503

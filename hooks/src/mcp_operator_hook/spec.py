@@ -161,14 +161,21 @@ def _validate_cached(name: str, canonical_spec: str) -> tuple[str, ...]:
     return tuple(errors)
 
 
+def validate_canonical(name: str, spec: Any) -> tuple[dict, str, list[str]]:
+    """Defaulted spec, its canonical JSON (a cache key for everything derived from it) and the
+    list of problems (empty when valid)."""
+    if not isinstance(spec, dict):
+        return {}, "null", ["spec: required (an object with at least spec.image)"]
+    defaulted = apply_defaults(spec)
+    canonical = _canonical(defaulted)
+    return defaulted, canonical, list(_validate_cached(name, canonical))
+
+
 def validate(name: str, spec: Any) -> tuple[dict, list[str]]:
     """Defaulted spec and the list of problems (empty when valid).
 
     Pure; memoized on (name, canonical JSON of the defaulted spec), which is safe because the
     result depends on nothing else.
     """
-    if not isinstance(spec, dict):
-        return {}, ["spec: required (an object with at least spec.image)"]
-    defaulted = apply_defaults(spec)
-    errors = list(_validate_cached(name, _canonical(defaulted)))
+    defaulted, _, errors = validate_canonical(name, spec)
     return defaulted, errors

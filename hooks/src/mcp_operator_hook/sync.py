@@ -11,6 +11,7 @@ were applied and reports phase Failed with ConfigurationValid=False.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -154,19 +155,27 @@ def _status(p: Parsed, spec: dict, errors: list[str], desired_hash: str | None, 
     )
 
 
+@functools.lru_cache(maxsize=2048)
+def _desired_cached(name: str, namespace: str, canonical_spec: str) -> tuple[str, str]:
+    """Desired children (as JSON) and the Deployment's spec hash; they depend on nothing but
+    (name, namespace, defaulted spec), so a resync of an unchanged MCPServer reuses them."""
+    desired = ch.desired_children(name, namespace, json.loads(canonical_spec))
+    dep = next(c for c in desired if c["kind"] == "Deployment")
+    return json.dumps(desired), dep["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION]
+
+
 def sync(request: dict, now: str | None = None) -> dict:
     """Desired children + status for one MCPServer. ``now`` (RFC 3339) is for tests."""
     p = parse_request(request)
     if p.finalizing:
         return finalize(request, now=now)
-    spec, errors = specmod.validate(p.name, p.parent.get("spec"))
+    spec, canonical, errors = specmod.validate_canonical(p.name, p.parent.get("spec"))
     if errors:
         kept = [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]]
         return {"status": _status(p, spec, errors, None, now, False), "children": kept}
-    desired = ch.desired_children(p.name, p.namespace, spec)
-    dep = next(c for c in desired if c["kind"] == "Deployment")
-    desired_hash = dep["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION]
-    return {"status": _status(p, spec, errors, desired_hash, now, False), "children": desired}
+    children_json, desired_hash = _desired_cached(p.name, p.namespace, canonical)
+    # a fresh parse per call: callers never share (or mutate) cached objects
+    return {"status": _status(p, spec, errors, desired_hash, now, False), "children": json.loads(children_json)}
 
 
 def finalize(request: dict, now: str | None = None) -> dict:
