@@ -573,3 +573,16 @@ def test_finalize_of_invalid_spec_still_finishes():
 
 def test_sync_response_has_only_contract_keys():
     assert set(run(parent())) == {"status", "children"}
+
+
+def test_memoized_children_are_fresh_objects_per_call():
+    p = parent(config={"a": "b"})
+    first = run(p)["children"]
+    first[1]["spec"]["replicas"] = 99
+    first[1]["metadata"]["labels"]["x"] = "y"
+    second = run(p)["children"]
+    assert second[1]["spec"]["replicas"] == 1 and "x" not in second[1]["metadata"]["labels"]
+    # and the memo is keyed on everything the children depend on
+    assert run(parent(name="other", config={"a": "b"}))["children"][1]["metadata"]["name"] == "other"
+    assert run(parent(namespace="ns2", config={"a": "b"}))["children"][1]["metadata"]["namespace"] == "ns2"
+    assert run(parent(config={"a": "c"}))["children"][0]["data"]["config.json"] != second[0]["data"]["config.json"]
