@@ -322,3 +322,24 @@ def test_converged_children_need_no_update(control_plane, namespace, metacontrol
         if diff:
             problems[f"{kind}/{cname}"] = diff
     assert not problems, f"children re-updated on every sync: {problems}"
+
+
+def test_status_converges(control_plane, namespace, ready_server):
+    """A Ready server's MCPServer stops changing: a status that differs on every sync (timestamps,
+    unstable order) would make Metacontroller write it, get a watch event, sync again, forever."""
+    import time
+
+    cp, ns, name = control_plane, namespace, ready_server
+    window = 4.0
+
+    def stable():
+        rv = kget(cp, "mcpserver", name, "-n", ns)["metadata"]["resourceVersion"]
+        time.sleep(window)
+        return kget(cp, "mcpserver", name, "-n", ns)["metadata"]["resourceVersion"] == rv
+
+    wait_for(stable, timeout=30, interval=0, what=f"MCPServer unchanged for {window}s")
+    dep_rv = kget(cp, "deployment", name, "-n", ns)["metadata"]["resourceVersion"]
+    cp.kubectl("annotate", "mcps", name, "-n", ns, "e2e/poke=1")  # forces a sync, no spec change
+    time.sleep(2)
+    assert kget(cp, "deployment", name, "-n", ns)["metadata"]["resourceVersion"] == dep_rv
+    assert is_ready(cp, ns, name)
