@@ -8,7 +8,7 @@
   the stand-in (`python -m tests.metacontroller`), or by a real metacontroller binary when
   METACONTROLLER_BIN is set (its CRDs from tests/metacontroller/crds are applied and the
   CompositeController object is created in the cluster).
-All session-scoped: one hook and one controller serve every test namespace.
+The hook is session-scoped; the controller is module-scoped (see its fixture).
 """
 
 from __future__ import annotations
@@ -45,13 +45,33 @@ def mcp_crd(control_plane):
     apply_mcp_crd(control_plane)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def metacontroller(control_plane, mcp_crd, hook_server, e2e_logs):
+    """Module-scoped on purpose: it reconciles MCPServers in every namespace, so it must be gone
+    before other test packages (tests/hook, tests/journey, ...) create MCPServers of their own."""
     if not CC_FILE.exists():
         pytest.skip(f"{CC_FILE.relative_to(REPO)} not present")
     mc = start_metacontroller(control_plane, hook_server.url, e2e_logs, qps=50, burst=100)
     yield mc
+    drain_finalizing(control_plane, mc)
     stop_metacontroller(control_plane, mc)
+
+
+def drain_finalizing(cp, mc, timeout: float = 60) -> None:
+    """Let the controller finish MCPServers that are being deleted (test namespaces are deleted
+    with --wait=false) so none is left holding its finalizer once it stops."""
+    import json
+    import time
+
+    fin = f"metacontroller.io/compositecontroller-{mc.controller['metadata']['name']}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        res = cp.kubectl("get", "mcpservers", "-A", "-o", "json", check=False)
+        items = json.loads(res.stdout).get("items", []) if res.returncode == 0 else []
+        if not [o for o in items if o["metadata"].get("deletionTimestamp")
+                and fin in (o["metadata"].get("finalizers") or [])]:
+            return
+        time.sleep(0.5)
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
