@@ -586,3 +586,14 @@ def test_memoized_children_are_fresh_objects_per_call():
     assert run(parent(name="other", config={"a": "b"}))["children"][1]["metadata"]["name"] == "other"
     assert run(parent(namespace="ns2", config={"a": "b"}))["children"][1]["metadata"]["namespace"] == "ns2"
     assert run(parent(config={"a": "c"}))["children"][0]["data"]["config.json"] != second[0]["data"]["config.json"]
+
+
+def test_invalid_spec_with_nested_last_applied_does_not_nest_further():
+    good = parent()
+    observed = rolled_out(good)
+    for o in observed:  # a last-applied that itself carries the annotation
+        inner = json.loads(o["metadata"]["annotations"][C.LAST_APPLIED_ANNOTATION])
+        inner["metadata"].setdefault("annotations", {})[C.LAST_APPLIED_ANNOTATION] = "{}"
+        o["metadata"]["annotations"][C.LAST_APPLIED_ANNOTATION] = json.dumps(inner)
+    for c in run(parent(transport="stdio", replicas=3), observed)["children"]:
+        assert C.LAST_APPLIED_ANNOTATION not in c["metadata"].get("annotations", {})

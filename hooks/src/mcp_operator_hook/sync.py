@@ -124,6 +124,11 @@ def as_applied(obj: dict, key: str) -> dict:
             applied.setdefault("kind", obj.get("kind") or kind)
             for f in _SERVER_METADATA:
                 applied["metadata"].pop(f, None)
+            annotations = applied["metadata"].get("annotations")
+            if isinstance(annotations, dict) and C.LAST_APPLIED_ANNOTATION in annotations:
+                annotations.pop(C.LAST_APPLIED_ANNOTATION)
+                if not annotations:
+                    applied["metadata"].pop("annotations")
             return applied
     out = copy.deepcopy(obj)
     out.pop("status", None)
