@@ -100,6 +100,29 @@ class Server:
             except OSError:
                 time.sleep(0.1)
 
+    def pids(self) -> list[int]:
+        out = [self.proc.pid]
+        for d in Path("/proc").iterdir():
+            if d.name.isdigit():
+                try:
+                    if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == self.proc.pid:
+                        out.append(int(d.name))
+                except (OSError, ValueError, IndexError):
+                    continue
+        return out
+
+    def cpu_ns(self) -> int:
+        """CPU time (ns) consumed so far by the master and its workers, all threads: independent
+        of how busy the rest of the machine is."""
+        total = 0
+        for pid in self.pids():
+            try:
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError):
+                continue
+        return total
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -198,7 +221,10 @@ def main(argv=None) -> int:
         for i in range(args.rounds):
             order = ("echo", "sync") if i % 2 == 0 else ("sync", "echo")  # same background load for both
             for name in order:
-                rounds[name].append(drive(servers[name].port, body, args.requests, args.procs, args.threads))
+                cpu0 = servers[name].cpu_ns()
+                r = drive(servers[name].port, body, args.requests, args.procs, args.threads)
+                r["cpu_us_per_request"] = (servers[name].cpu_ns() - cpu0) / 1000 / r["requests"]
+                rounds[name].append(r)
     finally:
         for s in servers.values():
             s.stop()
@@ -209,21 +235,27 @@ def main(argv=None) -> int:
     ratios = sorted(s["rps"] / e["rps"] for s, e in zip(rounds["sync"], rounds["echo"]))
     ratio = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
     p99 = {name: sorted(r["p99_ms"] for r in rs)[len(rs) // 2] for name, rs in rounds.items()}
+    cpu = {name: sorted(r["cpu_us_per_request"] for r in rs)[len(rs) // 2] for name, rs in rounds.items()}
+    cpu_ratio = cpu["echo"] / cpu["sync"] if cpu["sync"] else float("nan")
     print(f"hook throughput: gunicorn workers={args.workers} threads={args.server_threads}, "
           f"request {len(body)} bytes, {args.requests} requests x {args.rounds} rounds, "
           f"{args.procs}x{args.threads} keep-alive connections, {os.cpu_count()} CPUs")
-    print(f"{'server':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'median p99':>11} {'errors':>7}   "
-          "(best round; req/s of every round)")
+    print(f"{'server':<6} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'median p99':>11} {'CPU us/req':>11} "
+          f"{'errors':>7}   (best round; req/s of every round)")
     for name in ("echo", "sync"):
         b = best[name]
         allr = ", ".join(f"{r['rps']:.0f}" for r in rounds[name])
         errs = sum(r["errors"] for r in rounds[name])
-        print(f"{name:<6} {b['rps']:>9.0f} {b['p50_ms']:>8.2f} {b['p99_ms']:>8.2f} {p99[name]:>11.2f} {errs:>7}   ({allr})")
+        print(f"{name:<6} {b['rps']:>9.0f} {b['p50_ms']:>8.2f} {b['p99_ms']:>8.2f} {p99[name]:>11.2f} "
+              f"{cpu[name]:>11.0f} {errs:>7}   ({allr})")
     verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
     print(f"ratio sync/echo req/s: median of {len(ratios)} rounds {ratio:.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}), "
           f"best rounds {best['sync']['rps'] / best['echo']['rps']:.2f}; target >= {TARGET}: {verdict}")
+    print(f"server CPU per request echo/sync: {cpu_ratio:.2f} (median over rounds; the throughput ratio a "
+          f"CPU-bound server reaches, unaffected by other load on the machine)")
     if args.json:
         print(json.dumps({"ratio": round(ratio, 3), "ratios": [round(r, 3) for r in ratios], "target": TARGET,
+                          "cpu_ratio": round(cpu_ratio, 3), "cpu_us_per_request": cpu,
                           "echo": best["echo"], "sync": best["sync"], "median_p99_ms": p99}))
     if any(r["errors"] for rs in rounds.values() for r in rs):
         print("errors: some requests did not answer 200", file=sys.stderr)

@@ -597,3 +597,16 @@ def test_invalid_spec_with_nested_last_applied_does_not_nest_further():
         o["metadata"]["annotations"][C.LAST_APPLIED_ANNOTATION] = json.dumps(inner)
     for c in run(parent(transport="stdio", replicas=3), observed)["children"]:
         assert C.LAST_APPLIED_ANNOTATION not in c["metadata"].get("annotations", {})
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_sync_json_is_sync(scenario):
+    from mcp_operator_hook.sync import finalize_json, sync_json
+
+    p = parent(config={"a": "b"})
+    for req in (request(p, SCENARIOS[scenario](p)), request(parent(transport="stdio", replicas=2)),
+                request(p, SCENARIOS[scenario](p), finalizing=True)):
+        text, status = sync_json(req, now=NOW)
+        assert json.loads(text) == sync(req, now=NOW) and status == json.loads(text)["status"]
+    text, status = finalize_json(request(p, [], finalizing=True), now=NOW)
+    assert json.loads(text) == finalize(request(p, [], finalizing=True), now=NOW)

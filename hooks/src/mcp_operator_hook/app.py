@@ -82,7 +82,7 @@ def create_app() -> Flask:
     app.extensions["mcp_hook_metrics"] = metrics
     specmod.spec_validator()  # load + compile the CRD schema now, fail fast if it is broken
 
-    def hook_endpoint(hook: str, fn: Callable[[dict], dict]):
+    def hook_endpoint(hook: str, fn: Callable[[dict], tuple[str, dict]]):
         def handler():
             start = time.perf_counter()
             code = 200
@@ -92,11 +92,11 @@ def create_app() -> Flask:
                     body = json.loads(raw)
                 except ValueError as exc:
                     raise BadRequest(f"request body is not valid JSON: {exc}") from None
-                result = fn(body)
-                conds = result.get("status", {}).get("conditions", [])
-                if any(c["type"] == C.COND_CONFIGURATION_VALID and c["status"] == "False" for c in conds):
+                text, status = fn(body)
+                if any(c["type"] == C.COND_CONFIGURATION_VALID and c["status"] == "False"
+                       for c in status.get("conditions", [])):
                     metrics.invalid_specs.labels(hook).inc()
-                resp = _json(result)
+                resp = Response(text, status=200, mimetype="application/json")
             except BadRequest as exc:
                 code = 400
                 metrics.errors.labels(hook, "bad_request").inc()
@@ -115,8 +115,8 @@ def create_app() -> Flask:
         handler.__name__ = f"{hook}_hook"
         return handler
 
-    app.add_url_rule(C.SYNC_PATH, view_func=hook_endpoint("sync", syncmod.sync), methods=["POST"])
-    app.add_url_rule(C.FINALIZE_PATH, view_func=hook_endpoint("finalize", syncmod.finalize), methods=["POST"])
+    app.add_url_rule(C.SYNC_PATH, view_func=hook_endpoint("sync", syncmod.sync_json), methods=["POST"])
+    app.add_url_rule(C.FINALIZE_PATH, view_func=hook_endpoint("finalize", syncmod.finalize_json), methods=["POST"])
 
     @app.get("/healthz")
     def healthz():

@@ -166,21 +166,47 @@ def _desired_cached(name: str, namespace: str, canonical_spec: str) -> tuple[str
     (name, namespace, defaulted spec), so a resync of an unchanged MCPServer reuses them."""
     desired = ch.desired_children(name, namespace, json.loads(canonical_spec))
     dep = next(c for c in desired if c["kind"] == "Deployment")
-    return json.dumps(desired), dep["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION]
+    return json.dumps(desired, separators=(",", ":")), dep["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION]
+
+
+def _answer(request: dict, now: str | None) -> tuple[dict, str | None]:
+    """The sync answer; for a valid spec its children come separately as memoized JSON text."""
+    p = parse_request(request)
+    if p.finalizing:
+        return finalize(request, now=now), None
+    spec, canonical, errors = specmod.validate_canonical(p.name, p.parent.get("spec"))
+    if errors:
+        kept = [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]]
+        return {"status": _status(p, spec, errors, None, now, False), "children": kept}, None
+    children_json, desired_hash = _desired_cached(p.name, p.namespace, canonical)
+    return {"status": _status(p, spec, errors, desired_hash, now, False)}, children_json
 
 
 def sync(request: dict, now: str | None = None) -> dict:
     """Desired children + status for one MCPServer. ``now`` (RFC 3339) is for tests."""
-    p = parse_request(request)
-    if p.finalizing:
-        return finalize(request, now=now)
-    spec, canonical, errors = specmod.validate_canonical(p.name, p.parent.get("spec"))
-    if errors:
-        kept = [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]]
-        return {"status": _status(p, spec, errors, None, now, False), "children": kept}
-    children_json, desired_hash = _desired_cached(p.name, p.namespace, canonical)
-    # a fresh parse per call: callers never share (or mutate) cached objects
-    return {"status": _status(p, spec, errors, desired_hash, now, False), "children": json.loads(children_json)}
+    resp, children_json = _answer(request, now)
+    if children_json is not None:
+        # a fresh parse per call: callers never share (or mutate) cached objects
+        resp["children"] = json.loads(children_json)
+    return resp
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def sync_json(request: dict, now: str | None = None) -> tuple[str, dict]:
+    """``sync`` as the HTTP body (JSON text) plus its status; splices the memoized children JSON
+    instead of parsing and re-serializing it. ``json.loads(text) == sync(request)``."""
+    resp, children_json = _answer(request, now)
+    if children_json is None:
+        return dumps(resp), resp["status"]
+    return '{"status":' + dumps(resp["status"]) + ',"children":' + children_json + "}", resp["status"]
+
+
+def finalize_json(request: dict, now: str | None = None) -> tuple[str, dict]:
+    resp = finalize(request, now=now)
+    return dumps(resp), resp["status"]
 
 
 def finalize(request: dict, now: str | None = None) -> dict:
