@@ -207,7 +207,8 @@ SCENARIOS = {
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kubeconfig", help="use this cluster (default: start a local control plane)")
-    ap.add_argument("--requests", type=int, default=2000, help="requests per scenario per server")
+    ap.add_argument("--requests", type=int, default=2000, help="tools/list requests per server")
+    ap.add_argument("--list-requests", type=int, default=300, help="pod-listing requests per scenario per server (API-server bound)")
     ap.add_argument("--pods", type=int, default=100, help="pods in the listed namespace")
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4, help="connections per load process")
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         cp = ControlPlane(state).start()
         kubeconfig, kubectl = cp.kubeconfig, str(cp.bin_dir / "kubectl")
 
-    report: dict = {"config": {"requests": args.requests, "pods": args.pods, "procs": args.procs, "threads": args.threads}}
+    report: dict = {"config": {"requests": args.requests, "list_requests": args.list_requests, "pods": args.pods, "procs": args.procs, "threads": args.threads}}
     try:
         print(f"[bench] {args.pods} pods in namespace {NAMESPACE}", flush=True)
         prepare_cluster(kubeconfig, args.pods, kubectl)
@@ -269,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             for scenario, payloads in SCENARIOS.items():
                 for idx, (name, srv) in enumerate(servers.items()):
                     payload = payloads[0] if name == "ours" else payloads[1]
-                    load(srv.port, payload, min(200, args.requests), args.procs, args.threads)  # warm-up
-                    r = load(srv.port, payload, args.requests, args.procs, args.threads)
+                    n = args.requests if scenario == "tools/list" else args.list_requests
+                    load(srv.port, payload, min(100, n), args.procs, args.threads)  # warm-up
+                    r = load(srv.port, payload, n, args.procs, args.threads)
                     results[name][scenario] = r
                     print(f"[bench] {name:5s} {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}", flush=True)
             for name, srv in servers.items():
@@ -298,7 +300,8 @@ def print_report(report: dict) -> None:
     ours_r, seed_r = res["ours"], res.get("seed")
     cfg = report["config"]
     print()
-    print(f"MCP server benchmark: {cfg['requests']} requests per scenario, {cfg['procs']}x{cfg['threads']} keep-alive "
+    print(f"MCP server benchmark: {cfg['requests']} tools/list and {cfg['list_requests']} pod-listing requests per server, "
+          f"{cfg['procs']}x{cfg['threads']} keep-alive "
           f"connections, {cfg['pods']} pods listed")
     head = f"{'metric':58s} {'ours':>10s}"
     if seed_r:

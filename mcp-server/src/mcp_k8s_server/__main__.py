@@ -43,17 +43,37 @@ def main(argv: list[str] | None = None) -> int:
     from .http import build_app, describe
 
     app = build_app(mcp, deps)
-    log.info("listening", extra=describe(settings))
+    loop, http_impl = _fast_impls()
+    log.info("listening", extra={**describe(settings), "loop": loop, "http": http_impl})
     uvicorn.run(
         app,
         host=settings.bind_host,
         port=settings.port,
+        loop=loop,
+        http=http_impl,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
         server_header=False,
     )
     return 0
+
+
+def _fast_impls() -> tuple[str, str]:
+    """uvloop and httptools when installed (they are pinned dependencies), else asyncio and h11."""
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    try:
+        import httptools  # noqa: F401
+
+        http_impl = "httptools"
+    except ImportError:
+        http_impl = "h11"
+    return loop, http_impl
 
 
 if __name__ == "__main__":

@@ -263,6 +263,8 @@ def json_size(obj: Any) -> int:
 
 def fit_items(items: list[Any], budget: int, reserve: int = 512) -> int:
     """How many leading items fit in ``budget`` bytes (at least one, so paging always advances)."""
+    if json_size(items) + reserve <= budget:  # the common case: one serialization, not one per item
+        return len(items)
     used = reserve
     for i, item in enumerate(items):
         used += json_size(item) + 1
