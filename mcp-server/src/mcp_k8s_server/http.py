@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -68,6 +68,115 @@ class ReadyProbe:
             return self._result
 
 
+class ToolsListCache:
+    """Serves repeated bare ``tools/list`` requests from the SDK's own earlier answer.
+
+    The tool list is fixed for the life of the process (tools are registered at startup), and
+    handshake-era clients ask for it at the start of every session, so it is the hottest request
+    on a busy server. The first bare request (JSON-RPC ``tools/list`` with no params other than an
+    empty object, no cursor, no ``_meta``, no ``MCP-Protocol-Version`` header) goes through the SDK;
+    its 200 answer is kept and replayed with the new request id. Everything else, including every
+    2026-07-28 request (they carry ``_meta``) and anything unusual, goes through the SDK as usual.
+    Host/Origin/Content-Type/Accept are checked with the SDK's own validator on every hit.
+    """
+
+    MAX_BODY = 4096
+
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.security = TransportSecurityMiddleware(transport_security(settings))
+        self.result: bytes | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+
+    @staticmethod
+    def _cacheable(body: bytes, headers: dict[bytes, bytes]) -> Any:
+        """The request id when the request is a bare tools/list, else a sentinel."""
+        if b"tools/list" not in body or b"mcp-protocol-version" in headers:
+            return _MISS
+        try:
+            msg = json.loads(body)
+        except ValueError:
+            return _MISS
+        if (
+            not isinstance(msg, dict)
+            or msg.get("jsonrpc") != "2.0"
+            or msg.get("method") != "tools/list"
+            or not isinstance(msg.get("id"), (int, str))
+            or isinstance(msg.get("id"), bool)
+            or msg.get("params", {}) not in ({}, None)
+            or set(msg) - {"jsonrpc", "method", "id", "params"}
+        ):
+            return _MISS
+        return msg["id"]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        try:
+            length = int(headers.get(b"content-length", b"-1"))
+        except ValueError:
+            length = -1
+        if not 0 <= length <= self.MAX_BODY:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        request_id = self._cacheable(body, headers)
+        accept = headers.get(b"accept", b"")
+        if request_id is _MISS or not (b"application/json" in accept or b"*/*" in accept):
+            await self.app(scope, replay, send)
+            return
+        if self.result is not None:
+            refused = await self.security.validate_request(Request(scope, replay), is_post=True)
+            if refused is not None:
+                await refused(scope, replay, send)
+                return
+            out = b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode() + b',"result":' + self.result + b"}"
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [*self.headers, (b"content-length", str(len(out)).encode())]})
+            await send({"type": "http.response.body", "body": out})
+            return
+        # first time: let the SDK answer, and keep its answer
+        status: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                status["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, replay, capture)
+        if status.get("code") != 200:
+            return
+        try:
+            answer = json.loads(b"".join(chunks))
+        except ValueError:
+            return
+        if isinstance(answer, dict) and answer.get("id") == request_id and isinstance(answer.get("result"), dict):
+            self.result = json.dumps(answer["result"], separators=(",", ":"), ensure_ascii=False).encode()
+            self.headers = status["headers"]
+
+
+_MISS = object()
+
+
 class Guard:
     """ASGI middleware: metrics, per-client rate limit and bearer-token auth (probes exempt)."""
 
@@ -78,6 +187,7 @@ class Guard:
         self.token = settings.auth_token.encode() if settings.auth_token else None
         self.rate = settings.rate_limit_requests  # per minute per client address
         self._buckets: dict[str, tuple[float, float]] = {}
+        self.tools_list_cache = ToolsListCache(app, settings)
 
     def _allow(self, client: str) -> tuple[bool, float]:
         now = time.monotonic()
@@ -136,6 +246,8 @@ class Guard:
                 if not any(k == b"accept" for k, _ in headers):
                     # A bare JSON-RPC POST (no Accept at all) is answered like curl's "Accept: */*".
                     scope = dict(scope, headers=[*headers, (b"accept", b"application/json")])
+                await self.tools_list_cache.handle(scope, receive, send_wrapper)
+                return
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.http_requests.labels(label, str(status_holder["status"])).inc()
