@@ -37,6 +37,7 @@ from tests.e2e_hook.procs import (  # noqa: E402
     stop_metacontroller,
 )
 from tests.kube import ControlPlane  # noqa: E402
+from tests.metacontroller.informer import Informer  # noqa: E402
 from tests.metacontroller.kube import Kube  # noqa: E402
 
 
@@ -60,6 +61,25 @@ def pct(sorted_vals: list[float], p: float) -> float:
     if not sorted_vals:
         return float("nan")
     return sorted_vals[min(len(sorted_vals) - 1, max(0, math.ceil(p / 100 * len(sorted_vals)) - 1))]
+
+
+def scrape_hook_calls(url: str) -> int:
+    """Sync requests the hook has answered so far (its Prometheus counter)."""
+    import re
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return -1
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("mcp_hook_requests_total{") and 'hook="sync"' in line:
+            m = re.search(r"\}\s+([0-9.eE+]+)$", line)
+            if m:
+                total += float(m.group(1))
+    return int(total)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,26 +123,37 @@ def main(argv: list[str] | None = None) -> int:
 
         items = [mcpserver(f"mcp-{i:04d}", ns, not args.no_config) for i in range(args.n)]
         path = f"/apis/mcp.example.com/v1alpha1/namespaces/{ns}/mcpservers"
-        t0 = time.monotonic()
+        # observe through a watch (a 1000-item LIST every half second would load the box it measures)
+        ready_at: dict[str, float] = {}
+        clock = {"t0": time.monotonic()}
+
+        def seen(obj: dict) -> None:
+            meta = obj["metadata"]
+            if meta.get("namespace") == ns and meta["name"] not in ready_at and is_ready(obj):
+                ready_at[meta["name"]] = time.monotonic() - clock["t0"]
+
+        observer = Informer(kube, kube.resource("mcp.example.com/v1alpha1", "mcpservers"))
+        observer.add_handler(seen, lambda _old, new: seen(new), lambda _obj: None)
+        observer.start()
+        observer.synced.wait(30)
+
+        t0 = clock["t0"] = time.monotonic()
         # "at once": concurrent creates (kubectl apply of a 1000-item List is itself client-throttled)
         with ThreadPoolExecutor(max_workers=32) as pool:
             list(pool.map(lambda o: kube.request("POST", path, body=o, timeout=120), items))
         t_applied = time.monotonic() - t0
-        ready_at: dict[str, float] = {}
         last_print = 0.0
         while len(ready_at) < args.n:
             now = time.monotonic() - t0
             if now > args.timeout:
                 break
-            for obj in kube.request("GET", path, timeout=60).get("items", []):
-                name = obj["metadata"]["name"]
-                if name not in ready_at and is_ready(obj):
-                    ready_at[name] = time.monotonic() - t0
             if now - last_print >= 10:
                 print(f"  t={now:6.1f}s ready {len(ready_at)}/{args.n}", flush=True)
                 last_print = now
-            time.sleep(0.5)
+            time.sleep(0.2)
+        observer.stop()
         total = time.monotonic() - t0
+        hook_calls = scrape_hook_calls(hook.url)
         times = sorted(ready_at.values())
         ok = len(times) == args.n
         controller = f"metacontroller {os.environ['METACONTROLLER_BIN']}" if mc.real else "stand-in"
@@ -132,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"first {pct(times, 0):.1f}s, p50 {pct(times, 50):.1f}s, p90 {pct(times, 90):.1f}s | "
                    f"{args.n / times[-1] if ok and times[-1] else 0:.1f} servers/s | controller={controller} "
                    f"workers={args.workers} qps={args.qps:g} burst={args.burst} | "
-                   f"hook gunicorn workers={args.hook_workers} threads={args.hook_threads}")
+                   f"hook gunicorn workers={args.hook_workers} threads={args.hook_threads}, "
+                   f"{hook_calls} sync calls ({hook_calls / args.n:.1f} per server)")
         print(summary, flush=True)
         if args.json:
             print(json.dumps({"n": args.n, "all_ready": ok, "ready": len(times),
@@ -140,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                               "apply_seconds": t_applied, "p50": pct(times, 50), "p90": pct(times, 90),
                               "controller": controller, "workers": args.workers, "qps": args.qps,
                               "burst": args.burst, "hook_workers": args.hook_workers,
-                              "hook_threads": args.hook_threads}))
+                              "hook_threads": args.hook_threads, "hook_sync_calls": hook_calls}))
         if not args.keep:
             cp.kubectl("delete", "mcps", "--all", "-n", ns, "--wait=false", timeout=300)
             deadline = time.monotonic() + 120

@@ -413,7 +413,15 @@ class ParentController:
         children: dict[str, dict[str, dict]] = {}
         for res in self.child_rules:
             inf = self.child_informers[(res.api_version, res.name)]
-            all_objs = inf.list(pmeta.get("namespace", "") if self.parent_res.namespaced else None)
+            if self.generate_selector:
+                # Only objects owned by the parent or labelled controller-uid=<uid> can be claimed
+                # (the selector is exactly that label); the index avoids Metacontroller's scan of the
+                # whole namespace with identical results.
+                all_objs = [o for o in inf.related_to(puid)
+                            if not self.parent_res.namespaced
+                            or (o.get("metadata") or {}).get("namespace", "") == pmeta.get("namespace", "")]
+            else:
+                all_objs = inf.list(pmeta.get("namespace", "") if self.parent_res.namespaced else None)
             group = children.setdefault(gvk_key(res.api_version, res.kind), {})
             for obj in all_objs:
                 meta = obj.get("metadata") or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import heapq
 import json
 import logging
@@ -35,6 +36,10 @@ class Informer:
         self.resync_period = resync_period
         self.relist_period = relist_period
         self.store: dict[str, dict] = {}
+        # indexes for claiming children without scanning a whole namespace:
+        # controllerRef uid -> keys, and controller-uid label value -> keys
+        self.by_owner: dict[str, set[str]] = {}
+        self.by_cuid: dict[str, set[str]] = {}
         self.lock = threading.RLock()
         self.handlers: list[tuple[Callable, Callable, Callable]] = []
         self.synced = threading.Event()
@@ -46,6 +51,34 @@ class Informer:
         self.handlers.append((add, update, delete))
 
     # -- store access --------------------------------------------------------------------------
+    @staticmethod
+    def _index_keys(obj: dict) -> tuple[str | None, str | None]:
+        meta = obj.get("metadata") or {}
+        owner = next((r.get("uid") for r in meta.get("ownerReferences") or [] if r.get("controller")), None)
+        return owner, (meta.get("labels") or {}).get("controller-uid")
+
+    def _put(self, key: str, obj: dict | None) -> dict | None:
+        """Replace (or with obj=None remove) a store entry, keeping the indexes; returns the old one."""
+        old = self.store.pop(key, None)
+        if old is not None:
+            for idx, val in zip((self.by_owner, self.by_cuid), self._index_keys(old)):
+                if val is not None and val in idx:
+                    idx[val].discard(key)
+                    if not idx[val]:
+                        del idx[val]
+        if obj is not None:
+            self.store[key] = obj
+            for idx, val in zip((self.by_owner, self.by_cuid), self._index_keys(obj)):
+                if val is not None:
+                    idx.setdefault(val, set()).add(key)
+        return old
+
+    def related_to(self, uid: str) -> list[dict]:
+        """Objects whose controllerRef or controller-uid label names uid."""
+        with self.lock:
+            keys = self.by_owner.get(uid, set()) | self.by_cuid.get(uid, set())
+            return [self.store[k] for k in keys if k in self.store]
+
     def get(self, namespace: str, name: str) -> dict | None:
         with self.lock:
             return self.store.get(f"{namespace}/{name}" if namespace else name)
@@ -102,7 +135,9 @@ class Informer:
         items = {obj_key(o): self._fill_type(o) for o in doc.get("items", [])}
         with self.lock:
             old = self.store
-            self.store = dict(items)
+            self.store, self.by_owner, self.by_cuid = {}, {}, {}
+            for k, o in items.items():
+                self._put(k, o)
         for k, o in items.items():
             if k in old:
                 self._dispatch("update", old[k], o)
@@ -168,11 +203,7 @@ class Informer:
                     self._fill_type(obj)
                     key = obj_key(obj)
                     with self.lock:
-                        old = self.store.get(key)
-                        if typ == "DELETED":
-                            self.store.pop(key, None)
-                        else:
-                            self.store[key] = obj
+                        old = self._put(key, None if typ == "DELETED" else obj)
                     if typ == "ADDED":
                         self._dispatch("add", obj) if old is None else self._dispatch("update", old, obj)
                     elif typ == "MODIFIED":
@@ -195,7 +226,7 @@ class WorkQueue:
 
     def __init__(self, base_delay: float = 0.005, max_delay: float = 1000.0):
         self.cond = threading.Condition()
-        self.queue: list[str] = []
+        self.queue: collections.deque[str] = collections.deque()
         self.dirty: set[str] = set()
         self.processing: set[str] = set()
         self.failures: dict[str, int] = {}
@@ -248,7 +279,7 @@ class WorkQueue:
                 self.cond.wait()
             if not self.queue:
                 return None
-            key = self.queue.pop(0)
+            key = self.queue.popleft()
             self.processing.add(key)
             self.dirty.discard(key)
             return key
