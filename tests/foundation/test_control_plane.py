@@ -5,18 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
-
-def wait_for(predicate, timeout=60, interval=0.5, what="condition"):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+from tests.kube import wait_for
 
 
 def get_json(cp, *args):

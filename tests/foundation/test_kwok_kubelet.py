@@ -11,9 +11,7 @@ import threading
 import time
 import urllib.request
 
-from tests.kube import free_port
-
-from .test_control_plane import wait_for
+from tests.kube import free_port, wait_for
 
 
 def _running_pod(cp, namespace, name="p"):

@@ -25,7 +25,7 @@ from typing import Callable
 import anyio
 import yaml
 
-from tests.kube import ControlPlane, free_port
+from tests.kube import ControlPlane, free_port, wait_for
 from tests.kube.podrunner import RunningPod, run_pod
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,17 +37,6 @@ RELEASE, OPERATOR_NS = "mcp-operator", "mcp-system"
 
 class JourneyError(AssertionError):
     pass
-
-
-def wait_for(predicate: Callable, timeout: float = 90, interval: float = 0.5, what: str = "condition"):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise JourneyError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 @dataclass
