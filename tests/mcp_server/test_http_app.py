@@ -1,5 +1,6 @@
-"""The HTTP app in-process (ASGI, fake Kubernetes): the tools/list answer cache is byte-identical to
-the SDK's answer and keeps every check (Host, Origin, Content-Type, Accept, auth); probes."""
+"""The HTTP app in-process (ASGI, the real Kube adapter against the local control plane): the
+tools/list answer cache is byte-identical to the SDK's answer and keeps every check (Host, Origin,
+Content-Type, Accept, auth); probes (/ready really probes the API server)."""
 
 import json
 
@@ -8,16 +9,16 @@ import httpx2
 
 from mcp_k8s_server import config, server
 from mcp_k8s_server.http import build_app
-
-from .fakekube import FakeKube
+from mcp_k8s_server.kube import Kube
 
 LIST = {"jsonrpc": "2.0", "method": "tools/list", "params": {}, "id": 1}
 JSON = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
-def run_app(env, fn):
+def run_app(control_plane, env, fn):
     settings = config.load({"MCP_TRANSPORT": "http", "MCP_HOST": "127.0.0.1", **env})
-    mcp, deps = server.build(settings, kube=FakeKube())
+    kube = Kube(timeout=settings.kube_timeout_seconds, kubeconfig=control_plane.kubeconfig)
+    mcp, deps = server.build(settings, kube=kube)
     app = build_app(mcp, deps)
 
     async def go():
@@ -28,7 +29,7 @@ def run_app(env, fn):
     anyio.run(go)
 
 
-def test_tools_list_cache_is_identical_to_the_sdk_answer():
+def test_tools_list_cache_is_identical_to_the_sdk_answer(control_plane):
     async def fn(c):
         first = await c.post("/mcp", content=json.dumps(LIST), headers=JSON)
         second = await c.post("/mcp", content=json.dumps({**LIST, "id": "abc"}), headers=JSON)
@@ -42,10 +43,10 @@ def test_tools_list_cache_is_identical_to_the_sdk_answer():
         r = await c.post("/mcp", content=json.dumps({"jsonrpc": "2.0", "method": "tools/list", "id": 9}), headers=JSON)
         assert r.json()["result"] == a["result"]
 
-    run_app({}, fn)
+    run_app(control_plane, {}, fn)
 
 
-def test_cache_hits_keep_every_check():
+def test_cache_hits_keep_every_check(control_plane):
     async def fn(c):
         assert (await c.post("/mcp", content=json.dumps(LIST), headers=JSON)).status_code == 200  # fills the cache
         assert (await c.post("/mcp", content=json.dumps(LIST), headers={**JSON, "Host": "evil.example"})).status_code == 421
@@ -60,10 +61,10 @@ def test_cache_hits_keep_every_check():
         r = await c.post("/mcp", content=json.dumps(LIST), headers={**JSON, "MCP-Protocol-Version": "2025-11-25"})
         assert r.status_code == 200 and r.json()["result"]["tools"]
 
-    run_app({}, fn)
+    run_app(control_plane, {}, fn)
 
 
-def test_auth_is_checked_before_the_cache():
+def test_auth_is_checked_before_the_cache(control_plane):
     async def fn(c):
         auth = {**JSON, "Authorization": "Bearer tok"}
         assert (await c.post("/mcp", content=json.dumps(LIST), headers=auth)).status_code == 200
@@ -71,13 +72,13 @@ def test_auth_is_checked_before_the_cache():
         assert (await c.get("/health")).status_code == 200
         assert (await c.get("/ready")).status_code == 200
 
-    run_app({"MCP_AUTH_TOKEN": "tok"}, fn)
+    run_app(control_plane, {"MCP_AUTH_TOKEN": "tok"}, fn)
 
 
-def test_read_only_server_caches_its_own_list():
+def test_read_only_server_caches_its_own_list(control_plane):
     async def fn(c):
         for _ in range(2):
             names = {t["name"] for t in (await c.post("/mcp", content=json.dumps(LIST), headers=JSON)).json()["result"]["tools"]}
             assert "create-pod" not in names and "list-pods" in names
 
-    run_app({"MCP_READ_ONLY": "true"}, fn)
+    run_app(control_plane, {"MCP_READ_ONLY": "true"}, fn)
