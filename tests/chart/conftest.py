@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -21,15 +20,12 @@ import pytest
 
 from tests.chart.chartlib import tool_env
 from tests.kube import controlplane as cp_mod
+from tests.kube import free_port as _free_port
 
 EXTRA_CONTROLLERS = ("clusterrole-aggregation-controller", "job-controller")
 MC_CRDS = Path(__file__).resolve().parents[1] / "metacontroller" / "crds" / "metacontroller-crds.yaml"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 
 import pytest
 import yaml
 
 from tests.chart.chartlib import CHART, CI_VALUES, REPO, tool
+from tests.kube import wait_for
 
 pytestmark = [
     pytest.mark.cluster,
@@ -59,15 +59,6 @@ def leftovers(cp, namespace: str, release: str) -> list[str]:
     return out
 
 
-def wait_for(pred, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 # --- prerequisite check against a real API server -------------------------------------------------

@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -26,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests.docker.dockerfile import Build, context_files, parse
+from tests.kube import free_port as _free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -133,10 +132,6 @@ def _cleanup_builds():
     _BUILDS.clear()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _snapshot(root: Path) -> set[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import yaml
+from tests.kube import wait_for as _wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -21,17 +21,8 @@ def exists(cp, *args) -> bool:
 
 
 def wait_for(fn, timeout: float = 60.0, interval: float = 0.25, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - keep polling, report the last failure
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+    """Polls through transient API errors (objects not created yet, conflicts)."""
+    return _wait_for(fn, timeout, interval, what, retry_on=(Exception,))
 
 
 def sample_files() -> list[Path]:

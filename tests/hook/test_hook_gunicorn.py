@@ -6,7 +6,6 @@ import concurrent.futures
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,12 @@ import pytest
 from mcp_operator_hook.sync import sync
 
 from .helpers import EXAMPLES, load_example, parent, request
+from tests.kube import free_port
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PRODUCTION_COMMAND = [GUNICORN, "-c", "python:mcp_operator_hook.gunicorn_conf", "mcp_operator_hook.app:create_app()"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -8,13 +8,23 @@ from typing import Callable, TypeVar
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 60, interval: float = 0.5, what: str = "condition") -> T:
-    """Returns the first truthy value of ``predicate()``; AssertionError names ``what`` on timeout."""
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 60,
+    interval: float = 0.5,
+    what: str = "condition",
+    retry_on: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Returns the first truthy value of ``predicate()``. Exceptions listed in ``retry_on`` count
+    as "not yet" (the last one is reported); on timeout an AssertionError names ``what``."""
     end = time.monotonic() + timeout
-    last = None
+    last: object = None
     while time.monotonic() < end:
-        last = predicate()
-        if last:
-            return last
+        try:
+            last = predicate()
+            if last:
+                return last  # type: ignore[return-value]
+        except retry_on as exc:
+            last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

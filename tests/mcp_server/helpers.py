@@ -16,14 +16,12 @@ from pathlib import Path
 
 import yaml
 from mcp import Client, StdioServerParameters
+from tests.kube import wait_for  # noqa: F401  (re-exported for the suite)
+from tests.kube import free_port  # noqa: F401  (re-exported for the suite)
 
 SERVER_BIN = str(Path(sys.executable).parent / "mcp-k8s-server")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(kubeconfig: str, **extra: str) -> dict[str, str]:
@@ -197,12 +195,3 @@ class TcpProxy:
             self._conns.clear()
 
 
-def wait_for(fn, timeout: float = 60, interval: float = 0.3, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.metacontroller import LAST_APPLIED_ANNOTATION, Metacontroller
+from tests.kube import wait_for as _wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -147,17 +148,7 @@ def kget(cp, *args):
 
 
 def wait_for(fn, timeout=20.0, interval=0.2, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - keep polling
-            last = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return _wait_for(fn, timeout, interval, what, retry_on=(Exception,))
 
 
 def apply_widget(cp, ns, name, configs, labels=None):
