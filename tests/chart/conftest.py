@@ -21,6 +21,7 @@ import pytest
 from tests.chart.chartlib import tool_env
 from tests.kube import controlplane as cp_mod
 from tests.kube import free_port as _free_port
+from tests.kube import stop_process
 
 EXTRA_CONTROLLERS = ("clusterrole-aggregation-controller", "job-controller")
 MC_CRDS = Path(__file__).resolve().parents[1] / "metacontroller" / "crds" / "metacontroller-crds.yaml"
@@ -57,12 +58,7 @@ def extra_controllers(control_plane):
     try:
         yield missing
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from tests.docker.dockerfile import Build, context_files, parse
 from tests.kube import free_port as _free_port
+from tests.kube import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -181,12 +182,7 @@ def _run_image(image, extra_env: dict[str, str], health_url: str, tmp: Path, tim
                 time.sleep(0.2)
     finally:
         exited = proc.poll()
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.seek(0)
         logs = log.read()
         log.close()

@@ -15,6 +15,7 @@ import yaml
 
 from tests.kube import free_port
 from tests.metacontroller import CRDS_DIR, load_controllers, rewrite_hook_urls
+from tests.kube import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "mcpservers.mcp.example.com.yaml"
@@ -39,15 +40,9 @@ class Proc:
             return ""
 
     def stop(self, grace: float = 15) -> int | None:
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(timeout=5)
+        code = stop_process(self.p, grace)
         self.log.close()
-        return self.p.returncode
+        return code
 
 
 class HookServer(Proc):

@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Callable
 
 import anyio
-import yaml
 
-from tests.kube import ControlPlane, free_port, wait_for
+from tests.kube import ControlPlane, free_port, stop_process, wait_for
 from tests.kube.podrunner import RunningPod, run_pod
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +76,7 @@ class Journey:
              "-n", namespace, target, f"{local}:{remote_port}", "--address=127.0.0.1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
-        self.stack.callback(lambda: (proc.terminate(), proc.wait(timeout=10)))
+        self.stack.callback(stop_process, proc, 10)
         wait_for(lambda: proc.poll() is None and _port_open(local) or _check_exited(proc), timeout=30,
                  what=f"kubectl port-forward {target}")
         return local

@@ -189,7 +189,7 @@ class ControlPlane:
         return result
 
     def api_client(self):
-        from kubernetes import client, config
+        from kubernetes import config
 
         return config.new_client_from_config(config_file=self.kubeconfig)
 

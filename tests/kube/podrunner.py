@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .controlplane import ControlPlane, free_port
+from .process import stop_process
 
 VENV_BIN = Path(sys.executable).parent
 DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
@@ -78,12 +79,7 @@ class RunningPod:
     extra: dict = field(default_factory=dict)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, grace=10)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
