@@ -44,6 +44,20 @@ class Stage:
 
 
 @dataclass
+class Metadata:
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    exposed: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def command(self) -> list[str]:
+        return (self.entrypoint or []) + (self.cmd or [])
+
+
+@dataclass
 class Dockerfile:
     global_args: dict[str, str]
     stages: list[Stage]
@@ -65,6 +79,28 @@ class Dockerfile:
                 s = self.stage(s.base)
             else:
                 return out
+
+    def metadata(self, target: str) -> "Metadata":
+        """What `docker inspect` reports for a target: ENV, USER, ENTRYPOINT, CMD, EXPOSE and LABEL,
+        each inherited across the target's FROM chain (build-time VERSION/REVISION left empty)."""
+        scope = {**self.global_args, "VERSION": "", "REVISION": ""}
+        meta = Metadata()
+        for s in self.chain(target):
+            for inst in s.instructions:
+                if inst.cmd == "ENV":
+                    for k, v in parse_kv(inst.args).items():
+                        meta.env[k] = expand(v, {**scope, **meta.env})
+                elif inst.cmd == "LABEL":
+                    meta.labels.update({k: expand(v, scope) for k, v in parse_kv(inst.args).items()})
+                elif inst.cmd == "USER":
+                    meta.user = inst.args
+                elif inst.cmd == "CMD":
+                    meta.cmd = exec_form(inst)
+                elif inst.cmd == "ENTRYPOINT":
+                    meta.entrypoint = exec_form(inst)
+                elif inst.cmd == "EXPOSE":
+                    meta.exposed += inst.args.split()
+        return meta
 
     def needed(self, target: str) -> list[Stage]:
         """Every stage the target depends on (FROM chain and COPY --from), in build order."""
@@ -275,14 +311,12 @@ class Build:
     def run(self, target: str, timeout: float = 900) -> Image:
         env: dict[str, str] = {"PATH": f"{self.base_bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
         built: dict[str, tuple[dict, str]] = {}
-        image = None
         for stage in self.df.needed(target):
             if stage.base in built:
                 env, workdir = dict(built[stage.base][0]), built[stage.base][1]
             else:
                 env, workdir = {"PATH": env["PATH"]}, "/"
             args = dict(self.df.global_args)
-            user, entrypoint, cmd, exposed, labels = None, None, None, [], {}
             for inst in stage.instructions:
                 scope = {**args, **env}
                 if inst.cmd == "ARG":
@@ -311,35 +345,7 @@ class Build:
                     self.log.append(f"RUN (line {inst.line}) rc={r.returncode}\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
                     if r.returncode != 0:
                         raise AssertionError(f"RUN at line {inst.line} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-                elif inst.cmd == "USER":
-                    user = inst.args
-                elif inst.cmd == "CMD":
-                    cmd = exec_form(inst)
-                elif inst.cmd == "ENTRYPOINT":
-                    entrypoint = exec_form(inst)
-                elif inst.cmd == "EXPOSE":
-                    exposed += inst.args.split()
-                elif inst.cmd == "LABEL":
-                    labels.update({k: expand(v, scope) for k, v in parse_kv(inst.args).items()})
             built[stage.name] = (env, workdir)
-            image = Image(self.root, dict(env), user, workdir, entrypoint, cmd, exposed, labels)
-        # Inherited metadata (USER/LABEL/CMD) across the FROM chain of the target.
-        chain = self.df.chain(target)
-        labels: dict[str, str] = {}
-        user = cmd = entrypoint = None
-        exposed: list[str] = []
-        for s in chain:
-            for inst in s.instructions:
-                if inst.cmd == "LABEL":
-                    labels.update({k: expand(v, {**self.df.global_args, "VERSION": "", "REVISION": ""}) for k, v in parse_kv(inst.args).items()})
-                elif inst.cmd == "USER":
-                    user = inst.args
-                elif inst.cmd == "CMD":
-                    cmd = exec_form(inst)
-                elif inst.cmd == "ENTRYPOINT":
-                    entrypoint = exec_form(inst)
-                elif inst.cmd == "EXPOSE":
-                    exposed += inst.args.split()
-        assert image is not None
-        image.user, image.cmd, image.entrypoint, image.exposed, image.labels = user, cmd, entrypoint, exposed, labels
-        return image
+        # USER/LABEL/CMD/ENTRYPOINT/EXPOSE are image metadata, inherited across the target's FROM chain.
+        meta = self.df.metadata(target)
+        return Image(self.root, dict(env), meta.user, workdir, meta.entrypoint, meta.cmd, meta.exposed, meta.labels)

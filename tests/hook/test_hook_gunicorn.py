@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 from mcp_operator_hook.sync import sync
 
 from .helpers import EXAMPLES, load_example, parent, request
-from tests.kube import free_port
+from tests.kube import free_port, stop_process
 
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 PRODUCTION_COMMAND = [GUNICORN, "-c", "python:mcp_operator_hook.gunicorn_conf", "mcp_operator_hook.app:create_app()"]
@@ -66,14 +65,7 @@ class Server:
         return urllib.request.urlopen(self.url + "/metrics", timeout=5).read().decode()
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, grace=30)
 
 
 @pytest.fixture(scope="module")

@@ -44,25 +44,14 @@ def image_config(image: str) -> tuple[list[str], dict[str, str]]:
     name = last.rsplit(":", 1)[0] if ":" in last else last
     parsed = df.parse(DOCKERFILE)
     for stage in parsed.stages:
-        labels = {}
-        for inst in stage.all("LABEL"):
-            labels.update(df.parse_kv(inst.args))
-        if labels.get("org.opencontainers.image.title") != name:
+        meta = parsed.metadata(stage.name)
+        if meta.labels.get("org.opencontainers.image.title") != name:
             continue
-        entrypoint, cmd, env = None, None, {}
-        for st in parsed.chain(stage.name):
-            for inst in st.instructions:
-                if inst.cmd == "ENV":
-                    env.update(df.parse_kv(inst.args))
-                elif inst.cmd == "ENTRYPOINT":
-                    entrypoint = df.exec_form(inst)
-                elif inst.cmd == "CMD":
-                    cmd = df.exec_form(inst)
-        command = (entrypoint or []) + (cmd or [])
+        command = meta.command
         if command and (VENV_BIN / command[0]).exists():
             command[0] = str(VENV_BIN / command[0])
         # Image paths (the /opt/venv the image installs into) are this venv here.
-        env = {k: v for k, v in env.items() if not v.startswith("/opt/venv") and k != "PATH"}
+        env = {k: v for k, v in meta.env.items() if not v.startswith("/opt/venv") and k != "PATH"}
         return command, env
     raise ValueError(f"no Dockerfile target is labelled with title {name!r} (image {image!r})")
 
