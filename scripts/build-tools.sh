@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes toolchain from Go modules into $MCP_TOOLS_DIR (default
 # ~/.cache/mcp-operator/tools). Idempotent: a tool whose stamp matches its pinned version is skipped.
-# Usage: scripts/build-tools.sh [tool ...]   (tools: kubernetes etcd kwok helm ct)
+# Usage: scripts/build-tools.sh [tool ...]   (tools: kubernetes etcd kwok helm ct metacontroller)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=../tools/versions.env
@@ -72,6 +72,32 @@ build_ct() {
   stamp ct "$CHART_TESTING_VERSION"
 }
 
-tools=("$@"); [[ ${#tools[@]} -eq 0 ]] && tools=(etcd kwok helm ct kubernetes)
+# Metacontroller's Go module is named `metacontroller` (a bare path), so the module proxy cannot serve
+# it: build from the release source. In this workplace that is the shared tarball (verified by
+# sha256); elsewhere the upstream git tag.
+build_metacontroller() {
+  up_to_date metacontroller "$METACONTROLLER_VERSION" metacontroller && return
+  local work tarball="${METACONTROLLER_TARBALL:-$ROOT/../shared/third_party/metacontroller-$METACONTROLLER_VERSION.tar.gz}"
+  work=$(mktemp -d); trap 'rm -rf "$work"' RETURN
+  if [[ -f "$tarball" ]]; then
+    log "metacontroller $METACONTROLLER_VERSION from $tarball"
+    echo "$METACONTROLLER_SHA256  $tarball" | sha256sum -c --quiet - \
+      || { echo "build-tools: $tarball does not match METACONTROLLER_SHA256" >&2; return 1; }
+    tar -xzf "$tarball" -C "$work"
+  else
+    log "metacontroller $METACONTROLLER_VERSION from the upstream tag (no tarball at $tarball)"
+    git clone -q --depth 1 --branch "$METACONTROLLER_VERSION" \
+      https://github.com/metacontroller/metacontroller "$work/metacontroller-$METACONTROLLER_VERSION"
+  fi
+  local src="$work/metacontroller-$METACONTROLLER_VERSION"
+  (cd "$src" && go build -trimpath -ldflags "-s -w -X main.version=$METACONTROLLER_VERSION" \
+     -o "$BIN/metacontroller" ./pkg/cmd/metacontroller)
+  # Its own CRDs, kept beside the binary so tests and the chart install exactly the release's.
+  mkdir -p "$TOOLS_DIR/share/metacontroller"
+  cp "$src/manifests/production/metacontroller-crds-v1.yaml" "$TOOLS_DIR/share/metacontroller/"
+  stamp metacontroller "$METACONTROLLER_VERSION"
+}
+
+tools=("$@"); [[ ${#tools[@]} -eq 0 ]] && tools=(etcd kwok helm ct kubernetes metacontroller)
 for t in "${tools[@]}"; do "build_$t"; done
 log "tools ready in $BIN"
