@@ -1,193 +1,34 @@
-"""The MCP tools. Each one validates its input, calls ``kube``, then ``shape``s the answer.
+"""Pod tools: list-pods, describe-pod, get-pod-logs, and (unless read-only) create-pod, delete-pod."""
 
-Every tool carries annotations (read-only / destructive / idempotent) and returns a pydantic model,
-so clients get an outputSchema and structuredContent. Write tools are not registered at all in
-read-only mode. Errors reach the model as tool errors (isError) with a message it can act on.
-"""
-
-
-import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.types import CallToolResult
+from pydantic import Field
 
-from . import shape
-from .deps import Deps
-from .kube import KubeError
+from .. import shape
+from ..deps import Deps
+from ..kube import KubeError
+from .common import CREATE, DELETE, READ, Cursor, Namespace, PodName, check_name, result
+from .models import (
+    Condition,
+    ContainerInfo,
+    ContainerState,
+    EnvVar,
+    EventSummary,
+    PodCreated,
+    PodDeleted,
+    PodDescription,
+    PodList,
+    PodLogs,
+    PodSummary,
+    Volume,
+)
+from .paging import list_page
 
-READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
-
-WRITE_TOOLS = ("create-pod", "delete-pod")
 LOG_FETCH_CAP = 8 * 1024 * 1024  # bytes read from the API server for one get-pod-logs call, at most
-READ_TOOLS = ("list-pods", "describe-pod", "list-events", "get-pod-logs")
-
-PodName = Annotated[str, Field(description="Pod name (DNS-1123 subdomain, e.g. 'web-7d4b9').", max_length=253)]
-Namespace = Annotated[str, Field(description="Namespace (defaults to the server's default namespace, usually 'default').", max_length=63)]
-Cursor = Annotated[str | None, Field(description="nextCursor from a previous call with the same arguments, to get the next page.")]
-
-
-# -- output models --------------------------------------------------------------------------
-class PodSummary(BaseModel):
-    name: str
-    namespace: str
-    phase: str | None = None
-    ready: bool
-    readyContainers: str
-    restarts: int
-    age: str | None = None
-    created: str | None = None
-    node: str | None = None
-    reason: str | None = Field(None, description="Why the pod is not healthy, when known (e.g. CrashLoopBackOff).")
-
-
-class PodList(BaseModel):
-    namespace: str
-    pods: list[PodSummary]
-    count: int = Field(description="Pods in this page.")
-    remainingItemCount: int | None = Field(None, description="Pods after this page, when the API server knows.")
-    nextCursor: str | None = Field(None, description="Pass as cursor to get the next page; absent on the last page.")
-    truncated: bool = False
-    notice: str | None = None
-
-
-class EventSummary(BaseModel):
-    type: str | None = None
-    reason: str | None = None
-    object: str
-    message: str
-    count: int
-    lastSeen: str | None = None
-    age: str | None = None
-
-
-class EventList(BaseModel):
-    namespace: str
-    events: list[EventSummary]
-    count: int
-    nextCursor: str | None = None
-    truncated: bool = False
-    notice: str | None = None
-
-
-class EnvVar(BaseModel):
-    name: str | None = None
-    value: str | None = None
-    source: str | None = None
-
-
-class ContainerState(BaseModel):
-    state: str = Field(description="running | waiting | terminated | unknown")
-    reason: str | None = None
-    message: str | None = None
-    exitCode: int | None = None
-    startedAt: str | None = None
-    finishedAt: str | None = None
-
-
-class ContainerInfo(BaseModel):
-    name: str
-    image: str | None = None
-    init: bool = False
-    ready: bool = False
-    restartCount: int = 0
-    state: ContainerState | None = None
-    lastState: ContainerState | None = None
-    requests: dict[str, str] = {}
-    limits: dict[str, str] = {}
-    ports: list[str] = []
-    env: list[EnvVar] = []
-    envFrom: list[str] = []
-
-
-class Condition(BaseModel):
-    type: str
-    status: str
-    reason: str | None = None
-    message: str | None = None
-
-
-class Volume(BaseModel):
-    name: str | None = None
-    type: str
-    source: str | None = None
-
-
-class PodDescription(BaseModel):
-    name: str
-    namespace: str
-    uid: str | None = None
-    phase: str | None = None
-    reason: str | None = None
-    message: str | None = None
-    node: str | None = None
-    podIP: str | None = None
-    qosClass: str | None = None
-    serviceAccount: str | None = None
-    created: str | None = None
-    age: str | None = None
-    labels: dict[str, str] = {}
-    ownerReferences: list[str] = []
-    conditions: list[Condition] = []
-    containers: list[ContainerInfo] = []
-    volumes: list[Volume] = []
-    events: list[EventSummary] = Field([], description="Most recent events for this pod, newest first.")
-    notice: str | None = None
-
-
-class PodLogs(BaseModel):
-    pod: str
-    namespace: str
-    container: str | None = None
-    previous: bool = False
-    tailLines: int
-    lines: int
-    bytes: int
-    truncated: bool = False
-    notice: str | None = None
-    logs: str
-
-
-class PodCreated(BaseModel):
-    name: str
-    namespace: str
-    uid: str | None = None
-    image: str
-    phase: str | None = None
-    message: str
-
-
-class PodDeleted(BaseModel):
-    name: str
-    namespace: str
-    uid: str | None = None
-    message: str
-
-
-# -- helpers ---------------------------------------------------------------------------------
-def result(model: BaseModel, text: str | None = None) -> CallToolResult:
-    """structuredContent (the model, None fields dropped) plus a compact text rendering.
-
-    The SDK's default text block is the same JSON indented by 2, which roughly doubles what a
-    model has to read; compact JSON (or, for logs, the log text itself) keeps within the budget.
-    """
-    data = model.model_dump(mode="json", exclude_none=True)
-    if text is None:
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
-
-
-def _check_name(value: str, what: str = "name") -> str:
-    value = (value or "").strip()
-    problem = shape.check_dns1123_subdomain(value, what)
-    if problem:
-        raise ToolError(problem)
-    return value
 
 
 def _state(s: dict[str, Any] | None) -> ContainerState | None:
@@ -290,38 +131,27 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         fieldSelector: Annotated[str | None, Field(description="Field selector, e.g. 'status.phase!=Running'.", max_length=1024)] = None,
         limit: Annotated[int, Field(ge=1, le=s.max_page_size, description=f"Page size (1-{s.max_page_size}).")] = s.default_page_size,
         cursor: Cursor = None,
-    ) -> PodList:
+    ) -> Annotated[CallToolResult, PodList]:
         with deps.observe("list-pods"):
             ns = deps.check_namespace(namespace)
-            fp = shape.query_fingerprint("pods", ns, labelSelector, fieldSelector, limit)
-            cont, after = _decode(cursor, fp)
             now = datetime.now(UTC)
-            while True:
-                data = await deps.run(
+            pg = await list_page(
+                lambda cont: deps.run(
                     kube.list_pods, ns, label_selector=labelSelector, field_selector=fieldSelector, limit=limit, continue_token=cont
-                )
-                meta = data.get("metadata") or {}
-                items = data.get("items") or []
-                pods, nxt, notice = shape.page(
-                    items,
-                    lambda p: shape.pod_summary(p, now),
-                    after=after,
-                    used_continue=cont,
-                    next_continue=meta.get("continue"),
-                    fingerprint=fp,
-                    budget=s.max_output_bytes,
-                )
-                if pods or not meta.get("continue"):
-                    break
-                cont, after = meta.get("continue"), None  # the rest of this page was already returned
+                ),
+                lambda p: shape.pod_summary(p, now),
+                fingerprint=shape.query_fingerprint("pods", ns, labelSelector, fieldSelector, limit),
+                cursor=cursor,
+                budget=s.max_output_bytes,
+            )
             return result(PodList(
                 namespace=ns,
-                pods=[PodSummary(**p) for p in pods],
-                count=len(pods),
-                remainingItemCount=meta.get("remainingItemCount"),
-                nextCursor=nxt,
-                truncated=notice is not None,
-                notice=notice,
+                pods=[PodSummary(**p) for p in pg.items],
+                count=len(pg.items),
+                remainingItemCount=pg.metadata.get("remainingItemCount"),
+                nextCursor=pg.next_cursor,
+                truncated=pg.notice is not None,
+                notice=pg.notice,
             ))
 
     @mcp.tool(
@@ -337,10 +167,10 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         name: PodName,
         namespace: Namespace = s.default_namespace,
         events: Annotated[int, Field(ge=0, le=50, description="How many recent events to include (0-50).")] = 10,
-    ) -> PodDescription:
+    ) -> Annotated[CallToolResult, PodDescription]:
         with deps.observe("describe-pod"):
             ns = deps.check_namespace(namespace)
-            name = _check_name(name)
+            name = check_name(name)
             pod = await deps.run(kube.read_pod, ns, name)
             meta = shape.strip_metadata(pod.get("metadata"))
             status = pod.get("status") or {}
@@ -386,65 +216,6 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             return result(desc)
 
     @mcp.tool(
-        name="list-events",
-        title="List events",
-        annotations=READ,
-        description=(
-            "List events in a namespace (warnings first-class: pass type='Warning'). Narrow to one object "
-            "with objectName (and objectKind), or any field selector. Paged like list-pods."
-        ),
-    )
-    async def list_events(
-        namespace: Namespace = s.default_namespace,
-        objectName: Annotated[str | None, Field(description="Only events about the object with this name.", max_length=253)] = None,
-        objectKind: Annotated[str | None, Field(description="Only events about objects of this kind, e.g. 'Pod'.", max_length=63)] = None,
-        type: Annotated[Literal["Normal", "Warning"] | None, Field(description="Only 'Normal' or 'Warning' events.")] = None,
-        fieldSelector: Annotated[str | None, Field(description="Extra field selector, e.g. 'reason=BackOff'.", max_length=1024)] = None,
-        limit: Annotated[int, Field(ge=1, le=s.max_page_size, description=f"Page size (1-{s.max_page_size}).")] = s.default_page_size,
-        cursor: Cursor = None,
-    ) -> EventList:
-        with deps.observe("list-events"):
-            ns = deps.check_namespace(namespace)
-            selectors = []
-            if objectName:
-                selectors.append(f"involvedObject.name={_check_name(objectName, 'objectName')}")
-            if objectKind:
-                if not objectKind.isalnum():
-                    raise ToolError(f"objectKind {objectKind!r} must be a Kubernetes kind such as 'Pod' or 'Deployment'.")
-                selectors.append(f"involvedObject.kind={objectKind}")
-            if type:
-                selectors.append(f"type={type}")
-            if fieldSelector:
-                selectors.append(fieldSelector)
-            fs = ",".join(selectors) or None
-            fp = shape.query_fingerprint("events", ns, fs, limit)
-            cont, after = _decode(cursor, fp)
-            now = datetime.now(UTC)
-            while True:
-                data = await deps.run(kube.list_events, ns, field_selector=fs, limit=limit, continue_token=cont)
-                meta = data.get("metadata") or {}
-                events, nxt, notice = shape.page(
-                    data.get("items") or [],
-                    lambda e: shape.event_summary(e, now),
-                    after=after,
-                    used_continue=cont,
-                    next_continue=meta.get("continue"),
-                    fingerprint=fp,
-                    budget=s.max_output_bytes,
-                )
-                if events or not meta.get("continue"):
-                    break
-                cont, after = meta.get("continue"), None
-            return result(EventList(
-                namespace=ns,
-                events=[EventSummary(**e) for e in events],
-                count=len(events),
-                nextCursor=nxt,
-                truncated=notice is not None,
-                notice=notice,
-            ))
-
-    @mcp.tool(
         name="get-pod-logs",
         title="Get pod logs",
         annotations=READ,
@@ -461,10 +232,10 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         tailLines: Annotated[int, Field(ge=1, le=10000, description="How many of the last lines to fetch (1-10000).")] = s.log_tail_lines,
         limitBytes: Annotated[int | None, Field(ge=1, le=s.max_log_bytes, description=f"Byte cap for the returned text (at most {s.max_log_bytes}).")] = None,
         previous: Annotated[bool, Field(description="Logs of the previous (crashed/restarted) container instance.")] = False,
-    ) -> PodLogs:
+    ) -> Annotated[CallToolResult, PodLogs]:
         with deps.observe("get-pod-logs"):
             ns = deps.check_namespace(namespace)
-            name = _check_name(name)
+            name = check_name(name)
             if container:
                 problem = shape.check_dns1123_label(container, "container")
                 if problem:
@@ -522,10 +293,10 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         name: PodName,
         image: Annotated[str, Field(description="Container image reference, e.g. 'nginx:1.27' or 'ghcr.io/org/app@sha256:...'.", max_length=512)],
         namespace: Namespace = s.default_namespace,
-    ) -> PodCreated:
+    ) -> Annotated[CallToolResult, PodCreated]:
         with deps.observe("create-pod"):
             ns = deps.check_namespace(namespace)
-            name = _check_name(name)
+            name = check_name(name)
             image = (image or "").strip()
             problem = shape.check_image(image)
             if problem:
@@ -554,19 +325,10 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         name: PodName,
         namespace: Namespace = s.default_namespace,
         gracePeriodSeconds: Annotated[int | None, Field(ge=0, le=3600, description="Seconds to let the pod stop gracefully (default: the pod's own).")] = None,
-    ) -> PodDeleted:
+    ) -> Annotated[CallToolResult, PodDeleted]:
         with deps.observe("delete-pod"):
             ns = deps.check_namespace(namespace)
-            name = _check_name(name)
+            name = check_name(name)
             data = await deps.run(kube.delete_pod, ns, name, gracePeriodSeconds)
             uid = (data.get("metadata") or {}).get("uid") if data.get("kind") == "Pod" else (data.get("details") or {}).get("uid")
             return result(PodDeleted(name=name, namespace=ns, uid=uid, message=f"Deleted pod {name!r} from namespace {ns!r}."))
-
-
-def _decode(cursor: str | None, fp: str) -> tuple[str | None, str | None]:
-    if not cursor:
-        return None, None
-    try:
-        return shape.decode_cursor(cursor, fp)
-    except shape.CursorError as exc:
-        raise ToolError(str(exc)) from None

@@ -1,0 +1,41 @@
+"""What every tool module shares: annotations, argument types, the result builder, name checks."""
+
+import json
+from typing import Annotated
+
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from .. import shape
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+CREATE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+PodName = Annotated[str, Field(description="Pod name (DNS-1123 subdomain, e.g. 'web-7d4b9').", max_length=253)]
+Namespace = Annotated[str, Field(description="Namespace (defaults to the server's default namespace, usually 'default').", max_length=63)]
+Cursor = Annotated[str | None, Field(description="nextCursor from a previous call with the same arguments, to get the next page.")]
+
+
+def result(model: BaseModel, text: str | None = None) -> CallToolResult:
+    """structuredContent (the model, None fields dropped) plus a compact text rendering.
+
+    The SDK's default text block is the same JSON indented by 2, which roughly doubles what a
+    model has to read; compact JSON (or, for logs, the log text itself) keeps within the budget.
+    Tools declare ``Annotated[CallToolResult, Model]``: the SDK publishes Model's outputSchema and
+    passes this result through.
+    """
+    data = model.model_dump(mode="json", exclude_none=True)
+    if text is None:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def check_name(value: str, what: str = "name") -> str:
+    """A stripped DNS-1123 subdomain, or ToolError saying what is wrong and what would do."""
+    value = (value or "").strip()
+    problem = shape.check_dns1123_subdomain(value, what)
+    if problem:
+        raise ToolError(problem)
+    return value

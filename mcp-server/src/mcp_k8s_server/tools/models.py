@@ -1,0 +1,143 @@
+"""Output models of the tools: what each tool really returns (its outputSchema / structuredContent).
+
+Field names follow the Kubernetes API's camelCase, so a model reading them can map them to
+kubectl output and API fields.
+"""
+
+from pydantic import BaseModel, Field
+
+
+class PodSummary(BaseModel):
+    name: str
+    namespace: str
+    phase: str | None = None
+    ready: bool
+    readyContainers: str
+    restarts: int
+    age: str | None = None
+    created: str | None = None
+    node: str | None = None
+    reason: str | None = Field(None, description="Why the pod is not healthy, when known (e.g. CrashLoopBackOff).")
+
+
+class PodList(BaseModel):
+    namespace: str
+    pods: list[PodSummary]
+    count: int = Field(description="Pods in this page.")
+    remainingItemCount: int | None = Field(None, description="Pods after this page, when the API server knows.")
+    nextCursor: str | None = Field(None, description="Pass as cursor to get the next page; absent on the last page.")
+    truncated: bool = False
+    notice: str | None = None
+
+
+class EventSummary(BaseModel):
+    type: str | None = None
+    reason: str | None = None
+    object: str
+    message: str
+    count: int
+    lastSeen: str | None = None
+    age: str | None = None
+
+
+class EventList(BaseModel):
+    namespace: str
+    events: list[EventSummary]
+    count: int
+    nextCursor: str | None = None
+    truncated: bool = False
+    notice: str | None = None
+
+
+class EnvVar(BaseModel):
+    name: str | None = None
+    value: str | None = None
+    source: str | None = None
+
+
+class ContainerState(BaseModel):
+    state: str = Field(description="running | waiting | terminated | unknown")
+    reason: str | None = None
+    message: str | None = None
+    exitCode: int | None = None
+    startedAt: str | None = None
+    finishedAt: str | None = None
+
+
+class ContainerInfo(BaseModel):
+    name: str
+    image: str | None = None
+    init: bool = False
+    ready: bool = False
+    restartCount: int = 0
+    state: ContainerState | None = None
+    lastState: ContainerState | None = None
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    ports: list[str] = []
+    env: list[EnvVar] = []
+    envFrom: list[str] = []
+
+
+class Condition(BaseModel):
+    type: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+
+
+class Volume(BaseModel):
+    name: str | None = None
+    type: str
+    source: str | None = None
+
+
+class PodDescription(BaseModel):
+    name: str
+    namespace: str
+    uid: str | None = None
+    phase: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    node: str | None = None
+    podIP: str | None = None
+    qosClass: str | None = None
+    serviceAccount: str | None = None
+    created: str | None = None
+    age: str | None = None
+    labels: dict[str, str] = {}
+    ownerReferences: list[str] = []
+    conditions: list[Condition] = []
+    containers: list[ContainerInfo] = []
+    volumes: list[Volume] = []
+    events: list[EventSummary] = Field([], description="Most recent events for this pod, newest first.")
+    notice: str | None = None
+
+
+class PodLogs(BaseModel):
+    pod: str
+    namespace: str
+    container: str | None = None
+    previous: bool = False
+    tailLines: int
+    lines: int
+    bytes: int
+    truncated: bool = False
+    notice: str | None = None
+    logs: str
+
+
+class PodCreated(BaseModel):
+    name: str
+    namespace: str
+    uid: str | None = None
+    image: str
+    phase: str | None = None
+    message: str
+
+
+class PodDeleted(BaseModel):
+    name: str
+    namespace: str
+    uid: str | None = None
+    message: str
