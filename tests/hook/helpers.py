@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from mcp_operator_hook import constants as C
+from mcp_operator_hook import record
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_PATH = REPO / "crds" / "mcpservers.mcp.example.com.yaml"
@@ -100,12 +101,26 @@ def deployment_state(dep: dict, *, observed_generation=None, replicas=None, upda
     return dep
 
 
+def is_record(child: dict) -> bool:
+    return child["kind"] == "ConfigMap" and child["metadata"]["name"].endswith(record.SUFFIX)
+
+
 def by_kind(children: list[dict]) -> dict[str, dict]:
+    """The server's children by kind; the hook's own record ConfigMap is left out (see
+    ``record_of``)."""
     out = {}
     for c in children:
+        if is_record(c):
+            continue
         assert c["kind"] not in out, f"two {c['kind']} children"
         out[c["kind"]] = c
     return out
+
+
+def record_of(children: list[dict]) -> dict | None:
+    found = [c for c in children if is_record(c)]
+    assert len(found) <= 1
+    return found[0] if found else None
 
 
 def cond(status: dict, ctype: str) -> dict:

@@ -13,7 +13,7 @@ from mcp_operator_hook.errors import BadRequest
 from mcp_operator_hook.sync import finalize, sync
 
 from .helpers import (EXAMPLES, LATER, NOW, as_observed, by_kind, cond, container_of,
-                      deployment_state, env_of, load_example, parent, request)
+                      deployment_state, env_of, is_record, load_example, parent, record_of, request)
 
 
 def run(p, observed=None, now=NOW, **kw):
@@ -372,16 +372,13 @@ def test_invalid_spec_keeps_observed_children_and_fails(case, spec_patch, messag
     assert cv["status"] == "False" and cv["reason"] == "InvalidSpec"
     assert message in cv["message"], cv["message"]
     assert cond(st, "Ready")["reason"] == "InvalidSpec"
-    # the running server stays as it was applied: same children, nothing server-set
-    want = run(good)["children"]
-    got = resp["children"]
-    assert [(c["kind"], c["metadata"]["name"]) for c in got] == \
-        sorted((c["kind"], c["metadata"]["name"]) for c in want)
-    for g in got:
-        (w,) = [w for w in want if w["kind"] == g["kind"]]
-        g = copy.deepcopy(g)
-        assert g["metadata"]["labels"].pop(C.CONTROLLER_UID_LABEL) == observed[0]["metadata"]["labels"][C.CONTROLLER_UID_LABEL]
-        assert g == w
+    # the running server stays as it was rendered: the very children of the last valid spec,
+    # rendered again from the hook's own record (never from Metacontroller's last-applied)
+    for o in observed:
+        o["metadata"]["annotations"].pop(C.LAST_APPLIED_ANNOTATION, None)
+    resp = run(bad, observed)
+    assert resp["children"] == run(good)["children"]
+    assert record_of(resp["children"]) is not None
     # the pods are still counted, the endpoint still shown
     assert st["readyReplicas"] == 1 and st["endpoint"] == "http://srv.ns1.svc.cluster.local:8080/mcp"
 
@@ -392,20 +389,25 @@ def test_unknown_spec_fields_are_ignored_like_apiserver_pruning():
     assert resp["status"]["phase"] == "Pending"
     assert cond(resp["status"], "ConfigurationValid")["status"] == "True"
     assert by_kind(resp["children"])["Deployment"]["spec"]["replicas"] == 1
-    assert "replica" not in json.dumps(resp["children"]).replace('"replicas"', "")
+    assert "replica" not in json.dumps(list(by_kind(resp["children"]).values())).replace('"replicas"', "")
+    recorded = json.loads(record_of(resp["children"])["data"]["spec.json"])
+    assert "replica" not in recorded and "extra" not in recorded and recorded["replicas"] == 1
 
 
-def test_invalid_spec_without_last_applied_strips_server_fields():
+def test_invalid_spec_without_record_strips_server_fields():
+    """No record of the hook's own (children of an older hook version): copies of the observed
+    children without anything the server or Metacontroller set."""
     good = parent()
-    observed = rolled_out(good)
-    for o in observed:
-        del o["metadata"]["annotations"][C.LAST_APPLIED_ANNOTATION]
+    observed = [o for o in rolled_out(good) if not is_record(o)]
     resp = run(parent(transport="stdio", replicas=5), observed)
     assert resp["status"]["phase"] == "Failed"
+    assert len(resp["children"]) == len(observed) == 2
     for c in resp["children"]:
         assert "status" not in c
         for f in ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "ownerReferences"):
             assert f not in c["metadata"]
+        assert C.LAST_APPLIED_ANNOTATION not in c["metadata"].get("annotations", {})
+        assert C.CONTROLLER_UID_LABEL not in c["metadata"]["labels"]
         assert c["apiVersion"] in ("apps/v1", "v1") and c["kind"] in ("Deployment", "Service")
     svc = by_kind(resp["children"])["Service"]
     assert "clusterIP" not in svc["spec"] and "clusterIPs" not in svc["spec"]
@@ -482,7 +484,8 @@ def test_conditions_in_fixed_order_with_observed_generation():
 
 def test_children_are_emitted_in_fixed_order_without_nulls():
     resp = run(parent(config={"a": "b"}))
-    assert [c["kind"] for c in resp["children"]] == ["ConfigMap", "Deployment", "Service"]
+    assert [c["kind"] for c in resp["children"]] == ["ConfigMap", "Deployment", "Service", "ConfigMap"]
+    assert is_record(resp["children"][-1])
     assert "null" not in json.dumps(resp["children"])
     for c in resp["children"]:
         assert "status" not in c and "uid" not in c["metadata"]
@@ -554,7 +557,7 @@ def test_finalize_deletes_children_then_reports_finalized():
     assert first["children"] == [] and first["finalized"] is False
     assert first["status"]["phase"] == "Terminating"
     assert cond(first["status"], "Ready")["reason"] == "Terminating"
-    assert "waiting for 3 child object(s)" in cond(first["status"], "Ready")["message"]
+    assert "waiting for 4 child object(s)" in cond(first["status"], "Ready")["message"]
     done = finalize(request(p, [], finalizing=True), now=NOW)
     assert done["finalized"] is True and done["children"] == []
     assert set(done) == {"status", "children", "finalized"}

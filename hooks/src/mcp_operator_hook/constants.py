@@ -80,6 +80,9 @@ SELECTOR_LABEL_KEYS = (LABEL_NAME, LABEL_INSTANCE)
 
 # Pod-template annotation: sha256 of config.json, so a config change rolls the pods.
 CONFIG_HASH_ANNOTATION = f"{GROUP}/config-hash"
+# Pod-template annotation: sha256 over the data of the Secrets and ConfigMaps the spec references
+# (env valueFrom, envFrom, mounted files), so an edit of one rolls the pods (related.py).
+REFERENCED_DATA_HASH_ANNOTATION = f"{GROUP}/referenced-data-hash"
 # Deployment annotation: sha256 of the desired Deployment spec. The rollout counts as complete
 # only when the observed Deployment carries the hash of what this sync wants.
 SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"
@@ -128,6 +131,9 @@ R_SERVICE_MISSING = "ServiceNotCreated"
 R_SERVICE_AVAILABLE = "ServiceAvailable"
 R_SERVICE_NOT_REQUIRED = "NotRequiredForStdio"
 R_TERMINATING = "Terminating"
+R_NO_READY_ENDPOINTS = "NoReadyEndpoints"
+R_NAME_CONFLICT = "NameConflict"
+# (pod-level reasons, e.g. ImagePullBackOff and CrashLoopBackOff, are in causes.py)
 
 # The kubectl command shown as the endpoint of a stdio server.
 STDIO_ENDPOINT_TEMPLATE = "kubectl attach -i -n {namespace} deploy/{name} -c " + CONTAINER_NAME
@@ -144,4 +150,5 @@ FINALIZER = f"metacontroller.io/compositecontroller-{COMPOSITE_CONTROLLER_NAME}"
 DEFAULT_HOOK_PORT = 8080
 SYNC_PATH = "/sync"
 FINALIZE_PATH = "/finalize"
+CUSTOMIZE_PATH = "/customize"
 MAX_REQUEST_BYTES = 8 * 1024 * 1024

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import constants as C
+from .causes import Cause
 from .children import selector_string
 
 MAX_MESSAGE = 32768
@@ -84,7 +85,10 @@ def _service_port(svc: dict) -> int | None:
     return None
 
 
-def service_condition(name: str, svc: dict | None, transport: str | None, port: int | None) -> Cond:
+def service_condition(name: str, svc: dict | None, transport: str | None, port: int | None,
+                      ready_endpoints: int | None = None, replicas: int | None = None) -> Cond:
+    """ServiceReady. ``ready_endpoints`` None: Metacontroller sent no EndpointSlices (no customize
+    hook), so the Service object alone is judged, as before."""
     t = C.COND_SERVICE_READY
     if transport == C.TRANSPORT_STDIO:
         return Cond(t, "True", C.R_SERVICE_NOT_REQUIRED,
@@ -94,7 +98,15 @@ def service_condition(name: str, svc: dict | None, transport: str | None, port: 
     observed_port = _service_port(svc)
     if port is not None and observed_port != port:
         return Cond(t, "False", C.R_ROLLOUT_IN_PROGRESS, f"Service {name} is being updated to port {port}")
-    return Cond(t, "True", C.R_SERVICE_AVAILABLE, f"Service {name} routes port {observed_port} to the server pods")
+    if ready_endpoints is None:
+        return Cond(t, "True", C.R_SERVICE_AVAILABLE, f"Service {name} routes port {observed_port} to the server pods")
+    if replicas == 0:
+        return Cond(t, "True", C.R_SCALED_TO_ZERO, f"Service {name} exists; it has no endpoints while scaled to zero")
+    if ready_endpoints == 0:
+        return Cond(t, "False", C.R_NO_READY_ENDPOINTS,
+                    f"Service {name} has no ready endpoint: no server pod behind it is ready")
+    return Cond(t, "True", C.R_SERVICE_AVAILABLE,
+                f"Service {name} routes port {observed_port} to {ready_endpoints} ready endpoint(s)")
 
 
 def merge_conditions(conds: list[Cond], previous_status, generation: int | None, now: str) -> list[dict]:
@@ -118,9 +130,13 @@ def merge_conditions(conds: list[Cond], previous_status, generation: int | None,
 
 def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list[str],
             deployment: dict | None, service: dict | None, desired_hash: str | None, now: str,
-            terminating: bool = False) -> dict:
+            terminating: bool = False, cause: Cause | None = None, ready_endpoints: int | None = None,
+            conflicts: list[tuple[str, str]] = ()) -> dict:
     """The complete status. ``spec`` is defaulted; ``errors`` non-empty means invalid;
-    ``desired_hash`` is the spec-hash annotation of the desired Deployment (valid spec)."""
+    ``desired_hash`` is the spec-hash annotation of the desired Deployment (valid spec);
+    ``cause`` the first reason a pod is not ready (causes.first_cause); ``ready_endpoints``
+    the ready endpoints behind the Service (None: unknown); ``conflicts`` (kind, message) of
+    children whose name a foreign object takes (ownership.collisions)."""
     meta = _dict(parent.get("metadata"))
     generation = meta.get("generation")
     generation = generation if isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0 else None
@@ -129,7 +145,7 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
 
     if valid:
         dep_cond = deployment_condition(name, deployment, spec["replicas"], desired_hash)
-        svc_cond = service_condition(name, service, transport, spec["port"])
+        svc_cond = service_condition(name, service, transport, spec["port"], ready_endpoints, spec["replicas"])
         cfg_cond = Cond(C.COND_CONFIGURATION_VALID, "True", C.R_VALID, "spec is valid")
     else:
         dep_cond = deployment_condition(name, deployment, None, None)
@@ -153,6 +169,14 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
         ready = Cond(C.COND_READY, "False", C.R_INVALID_SPEC,
                      "spec is invalid (see ConfigurationValid); existing children are left unchanged")
         phase = C.PHASE_FAILED
+    elif conflicts:
+        for kind, message in conflicts:
+            if kind == "Deployment":
+                dep_cond = Cond(C.COND_DEPLOYMENT_READY, "False", C.R_NAME_CONFLICT, message)
+            elif kind == "Service":
+                svc_cond = Cond(C.COND_SERVICE_READY, "False", C.R_NAME_CONFLICT, message)
+        ready = Cond(C.COND_READY, "False", C.R_NAME_CONFLICT, "; ".join(m for _, m in conflicts))
+        phase = C.PHASE_FAILED
     elif dep_cond.status == "True" and svc_cond.status == "True":
         if dep_cond.reason == C.R_SCALED_TO_ZERO:
             ready = Cond(C.COND_READY, "True", C.R_SCALED_TO_ZERO,
@@ -164,6 +188,10 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
         else:
             ready = Cond(C.COND_READY, "True", C.R_READY, f"MCP server is ready at {endpoint}")
         phase = C.PHASE_READY
+    elif cause is not None:
+        # the pods say why: that beats "0 of 1 ready" and "progress deadline exceeded"
+        ready = Cond(C.COND_READY, "False", cause.reason, cause.message)
+        phase = C.PHASE_FAILED if cause.fatal or dep_cond.reason == C.R_PROGRESS_DEADLINE_EXCEEDED else C.PHASE_PENDING
     else:
         first = dep_cond if dep_cond.status != "True" else svc_cond
         ready = Cond(C.COND_READY, "False", first.reason, first.message)

@@ -19,6 +19,10 @@ from datetime import datetime, timezone
 from . import constants as C
 from . import children as ch
 from . import spec as specmod
+from . import causes
+from . import ownership as own
+from . import record
+from . import related as rel
 from . import status as st
 from .errors import BadRequest
 
@@ -106,30 +110,11 @@ def _key_kind(key: str) -> tuple[str, str]:
 
 
 def as_applied(obj: dict, key: str) -> dict:
-    """The observed child as it was last applied (its Metacontroller last-applied annotation),
-    else a copy stripped of everything the server sets."""
-    meta = obj.get("metadata") or {}
-    raw = (meta.get("annotations") or {}).get(C.LAST_APPLIED_ANNOTATION)
-    if isinstance(raw, str):
-        try:
-            applied = json.loads(raw)
-        except ValueError:
-            applied = None
-        if isinstance(applied, dict) and isinstance(applied.get("metadata"), dict) \
-                and applied["metadata"].get("name") == meta.get("name"):
-            applied = copy.deepcopy(applied)
-            applied.pop("status", None)
-            kind, api_version = _key_kind(key)
-            applied.setdefault("apiVersion", obj.get("apiVersion") or api_version)
-            applied.setdefault("kind", obj.get("kind") or kind)
-            for f in _SERVER_METADATA:
-                applied["metadata"].pop(f, None)
-            annotations = applied["metadata"].get("annotations")
-            if isinstance(annotations, dict) and C.LAST_APPLIED_ANNOTATION in annotations:
-                annotations.pop(C.LAST_APPLIED_ANNOTATION)
-                if not annotations:
-                    applied["metadata"].pop("annotations")
-            return applied
+    """A copy of an observed child without what the API server and Metacontroller set (status,
+    uid, resourceVersion, clusterIP, ownerReferences, Metacontroller's last-applied annotation,
+    ...). Used only when the hook has no record of its own to render from (record.py); it never
+    reads Metacontroller's private last-applied annotation, which server-side apply does not
+    write."""
     out = copy.deepcopy(obj)
     out.pop("status", None)
     kind, api_version = _key_kind(key)
@@ -144,6 +129,11 @@ def as_applied(obj: dict, key: str) -> dict:
             annotations.pop(a, None)
         if not annotations:
             m.pop("annotations")
+    labels = m.get("labels")
+    if isinstance(labels, dict) and C.CONTROLLER_UID_LABEL in labels:
+        labels.pop(C.CONTROLLER_UID_LABEL)  # Metacontroller adds it back
+        if not labels:
+            m.pop("labels")
     if out.get("kind") == "Service" and isinstance(out.get("spec"), dict):
         for f in ("clusterIP", "clusterIPs"):
             out["spec"].pop(f, None)
@@ -151,22 +141,72 @@ def as_applied(obj: dict, key: str) -> dict:
 
 
 def _status(p: Parsed, spec: dict, errors: list[str], desired_hash: str | None, now: str | None,
-            terminating: bool) -> dict:
+            terminating: bool, related: rel.Related | None = None,
+            conflicts: list[own.Collision] = ()) -> dict:
+    related = related or rel.Related({}, p.namespace)
     return st.compute(
         name=p.name, namespace=p.namespace, parent=p.parent, spec=spec, errors=errors,
         deployment=p.observed(C.DEPLOYMENT_CHILD_KEY, p.name),
         service=p.observed(C.SERVICE_CHILD_KEY, p.name),
         desired_hash=desired_hash, now=now or now_rfc3339(), terminating=terminating,
+        cause=None if terminating else causes.first_cause(rel.pods(related, p.name)),
+        ready_endpoints=rel.ready_endpoints(related, p.name),
+        conflicts=[(c.kind, c.message(p.name)) for c in conflicts],
     )
 
 
+def _with_referenced_hash(desired: list[dict], ref_hash: str) -> None:
+    """Put the referenced-data hash into the Deployment's pod template (so an edit of a
+    referenced Secret/ConfigMap rolls the pods) and re-hash the Deployment spec."""
+    for child in desired:
+        if child["kind"] == "Deployment":
+            tmeta = child["spec"]["template"]["metadata"]
+            tmeta.setdefault("annotations", {})[C.REFERENCED_DATA_HASH_ANNOTATION] = ref_hash
+            child["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION] = ch.sha256(ch.canonical_json(child["spec"]))
+
+
 @functools.lru_cache(maxsize=2048)
-def _desired_cached(name: str, namespace: str, canonical_spec: str) -> tuple[str, str]:
-    """Desired children (as JSON) and the Deployment's spec hash; they depend on nothing but
-    (name, namespace, defaulted spec), so a resync of an unchanged MCPServer reuses them."""
-    desired = ch.desired_children(name, namespace, json.loads(canonical_spec))
+def _desired_cached(name: str, namespace: str, canonical_spec: str,
+                    ref_hash: str | None = None) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Desired children (as JSON, the hook's record last), the Deployment's spec hash and the
+    children's (kind, name); they depend on nothing but the arguments, so a resync of an
+    unchanged MCPServer reuses them."""
+    spec = json.loads(canonical_spec)
+    desired = ch.desired_children(name, namespace, spec)
+    if ref_hash:
+        _with_referenced_hash(desired, ref_hash)
+    desired.append(record.record_child(name, namespace, canonical_spec, spec["transport"]))
     dep = next(c for c in desired if c["kind"] == "Deployment")
-    return json.dumps(desired, separators=(",", ":")), dep["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION]
+    names = tuple((c["kind"], c["metadata"]["name"]) for c in desired)
+    return (json.dumps(desired, separators=(",", ":")), dep["metadata"]["annotations"][C.SPEC_HASH_ANNOTATION],
+            names)
+
+
+def _observed_names(p: Parsed) -> set[tuple[str, str]]:
+    return {(_key_kind(key)[0], obj["metadata"]["name"]) for key, objs in p.children.items() for obj in objs}
+
+
+def _name_stubs(names) -> list[dict]:
+    return [{"kind": k, "metadata": {"name": n}} for k, n in names]
+
+
+def _kept(p: Parsed, related: rel.Related) -> tuple[list[dict], list[own.Collision]]:
+    """What keeps the running server as it is: the children rendered from the hook's record
+    (with the referenced-data hash the running pods carry), else copies of the observed
+    children; never a child whose name a foreign object takes, nor one that would mount it."""
+    spec = record.recorded_spec(p.children.get(C.CONFIGMAP_CHILD_KEY, []), p.name, p.namespace)
+    if spec is not None:
+        _, canonical, errors = specmod.validate_canonical(p.name, spec)
+        if not errors:
+            dep = p.observed(C.DEPLOYMENT_CHILD_KEY, p.name) or {}
+            tmeta = ((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}
+            ref_hash = (tmeta.get("annotations") or {}).get(C.REFERENCED_DATA_HASH_ANNOTATION)
+            children_json, _, names = _desired_cached(p.name, p.namespace, canonical,
+                                                      ref_hash if isinstance(ref_hash, str) else None)
+            kept = json.loads(children_json)
+            found = own.collisions(kept, related, p.parent, _observed_names(p))
+            return own.without_collisions(kept, found), found
+    return [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]], []
 
 
 def _answer(request: dict, now: str | None) -> tuple[dict, str | None]:
@@ -174,12 +214,20 @@ def _answer(request: dict, now: str | None) -> tuple[dict, str | None]:
     p = parse_request(request)
     if p.finalizing:
         return finalize(request, now=now), None
+    related = rel.Related(request.get("related"), p.namespace)
     spec, canonical, errors = specmod.validate_canonical(p.name, p.parent.get("spec"))
     if errors:
-        kept = [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]]
-        return {"status": _status(p, spec, errors, None, now, False), "children": kept}, None
-    children_json, desired_hash = _desired_cached(p.name, p.namespace, canonical)
-    return {"status": _status(p, spec, errors, desired_hash, now, False)}, children_json
+        kept, found = _kept(p, related)
+        return {"status": _status(p, spec, errors, None, now, False, related, found), "children": kept}, None
+    ref_hash = rel.referenced_data_hash(rel.references(spec), related)
+    children_json, desired_hash, names = _desired_cached(p.name, p.namespace, canonical, ref_hash)
+    found = own.collisions(_name_stubs(names), related, p.parent, _observed_names(p))
+    if found:
+        # a child of the current spec would take a foreign object's name: keep what runs
+        kept, more = _kept(p, related)
+        found += [c for c in more if c not in found]
+        return {"status": _status(p, spec, errors, None, now, False, related, found), "children": kept}, None
+    return {"status": _status(p, spec, errors, desired_hash, now, False, related)}, children_json
 
 
 def sync(request: dict, now: str | None = None) -> dict:
