@@ -259,7 +259,7 @@ def test_compositecontroller_calls_the_release_namespace_service():
         ("v1", "services", "InPlace"),
         ("v1", "configmaps", "InPlace"),
     ]
-    for hook, path in (("sync", "/sync"), ("finalize", "/finalize")):
+    for hook, path in (("sync", "/sync"), ("finalize", "/finalize"), ("customize", "/customize")):
         wh = spec["hooks"][hook]["webhook"]
         assert wh["service"] == {
             "name": svc["metadata"]["name"],
@@ -274,7 +274,10 @@ def test_compositecontroller_calls_the_release_namespace_service():
 def test_compositecontroller_external_url_for_dev_loop():
     docs = render(CHART / "ci" / "external-hook-values.yaml")
     cc = one(docs, "CompositeController")
-    assert cc["spec"]["hooks"] == {"sync": {"version": "v2", "webhook": {"url": "http://192.0.2.10:8080/sync", "timeout": "10s"}}}
+    assert cc["spec"]["hooks"] == {
+        h: {"version": "v2", "webhook": {"url": f"http://192.0.2.10:8080/{h}", "timeout": "10s"}}
+        for h in ("sync", "customize")
+    }
     assert not by_kind(docs, "Deployment") and not by_kind(docs, "Service")
 
 

@@ -1,6 +1,8 @@
 """HTTP surface of the hooks (Flask app factory).
 
 POST /sync, POST /finalize  Metacontroller hooks (JSON in, JSON out; 400 + {"error"} when malformed)
+POST /customize             related objects to send with each sync (pods, EndpointSlices,
+                            referenced Secrets/ConfigMaps, same-named objects; related.py)
 GET  /healthz               liveness
 GET  /readyz                readiness: the CRD schema is loaded and a sample sync succeeds
 GET  /metrics               Prometheus: per-hook request counts, latency histograms, errors
@@ -21,6 +23,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import constants as C
+from . import related as relatedmod
 from . import spec as specmod
 from . import sync as syncmod
 from .errors import BadRequest
@@ -117,6 +120,11 @@ def create_app() -> Flask:
 
     app.add_url_rule(C.SYNC_PATH, view_func=hook_endpoint("sync", syncmod.sync_json), methods=["POST"])
     app.add_url_rule(C.FINALIZE_PATH, view_func=hook_endpoint("finalize", syncmod.finalize_json), methods=["POST"])
+
+    def customize_json(body: dict) -> tuple[str, dict]:
+        return syncmod.dumps(relatedmod.customize(body)), {}
+
+    app.add_url_rule(C.CUSTOMIZE_PATH, view_func=hook_endpoint("customize", customize_json), methods=["POST"])
 
     @app.get("/healthz")
     def healthz():
