@@ -258,6 +258,7 @@ def test_compositecontroller_calls_the_release_namespace_service():
         ("apps/v1", "deployments", "InPlace"),
         ("v1", "services", "InPlace"),
         ("v1", "configmaps", "InPlace"),
+        ("v1", "secrets", "InPlace"),
     ]
     for hook, path in (("sync", "/sync"), ("finalize", "/finalize"), ("customize", "/customize")):
         wh = spec["hooks"][hook]["webhook"]

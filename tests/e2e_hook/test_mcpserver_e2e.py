@@ -282,7 +282,8 @@ def desired_from_hook(cp, hook_url: str, cc: dict, ns: str, name: str) -> list[d
     version = cc["spec"]["hooks"]["sync"].get("version") or "v1"
     children: dict = {}
     for rule in cc["spec"]["childResources"]:
-        kind = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap"}[rule["resource"]]
+        kind = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap",
+                "secrets": "Secret"}[rule["resource"]]
         group = children.setdefault(gvk_key(rule["apiVersion"], kind), {})
         for obj in kget(cp, rule["resource"], "-n", ns, "-l", f"controller-uid={parent['metadata']['uid']}")["items"]:
             obj.setdefault("apiVersion", rule["apiVersion"])

@@ -37,7 +37,7 @@ def request(parent_obj: dict, observed: list[dict] | None = None, v2: bool = Fal
     children = {k: {} for k in C.CHILD_KEYS}
     for obj in observed or []:
         key = {"Deployment": C.DEPLOYMENT_CHILD_KEY, "Service": C.SERVICE_CHILD_KEY,
-               "ConfigMap": C.CONFIGMAP_CHILD_KEY}[obj["kind"]]
+               "ConfigMap": C.CONFIGMAP_CHILD_KEY, "Secret": C.SECRET_CHILD_KEY}[obj["kind"]]
         m = obj["metadata"]
         children[key][f"{m['namespace']}/{m['name']}" if v2 else m["name"]] = obj
     req = {"controller": {"metadata": {"name": C.COMPOSITE_CONTROLLER_NAME}}, "parent": parent_obj,

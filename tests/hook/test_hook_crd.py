@@ -107,7 +107,7 @@ def test_every_python_rule_message_is_a_cel_rule_message():
 
 
 def test_stdio_replicas_rule_is_on_the_spec():
-    (rule,) = [r for r in SCHEMA["properties"]["spec"]["x-kubernetes-validations"] if "stdio" in r["rule"]]
+    (rule,) = [r for r in SCHEMA["properties"]["spec"]["x-kubernetes-validations"] if "self.replicas > 1" in r["rule"]]
     assert rule["fieldPath"] == ".replicas" and "at most 1 replica" in rule["message"]
 
 
@@ -182,9 +182,10 @@ def test_compositecontroller_manifest():
     assert s["generateSelector"] is True and s["resyncPeriodSeconds"] > 0
     assert s["parentResource"] == {"apiVersion": C.API_VERSION, "resource": C.PLURAL}
     assert [(c["apiVersion"], c["resource"], c["updateStrategy"]["method"]) for c in s["childResources"]] == [
-        ("apps/v1", "deployments", "InPlace"), ("v1", "services", "InPlace"), ("v1", "configmaps", "InPlace")]
+        ("apps/v1", "deployments", "InPlace"), ("v1", "services", "InPlace"), ("v1", "configmaps", "InPlace"),
+        ("v1", "secrets", "InPlace")]
     # the child keys the hook reads are the ones Metacontroller builds from these rules
-    kinds = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap"}
+    kinds = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap", "secrets": "Secret"}
     assert tuple(f"{kinds[c['resource']]}.{c['apiVersion']}" for c in s["childResources"]) == C.CHILD_KEYS
     assert s["hooks"]["sync"]["webhook"]["url"] == "http://hook:8080" + C.SYNC_PATH
     assert s["hooks"]["finalize"]["webhook"]["url"] == "http://hook:8080" + C.FINALIZE_PATH

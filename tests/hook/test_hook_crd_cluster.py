@@ -14,6 +14,8 @@ from mcp_operator_hook import constants as C
 from mcp_operator_hook import spec as specmod
 from mcp_operator_hook.sync import sync
 
+from tests.kube import wait_for
+
 from .helpers import CRD_PATH, EXAMPLES, load_example, request
 from .test_hook_sync import rolled_out
 
@@ -23,7 +25,10 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def crd(control_plane):
     control_plane.kubectl("apply", "-f", str(CRD_PATH))
-    control_plane.kubectl("wait", "--for=condition=Established", f"crd/{C.CRD_NAME}", "--timeout=60s")
+    # kubectl wait fails rather than waits while a just-applied CRD has no status.conditions yet
+    wait_for(lambda: control_plane.kubectl("wait", "--for=condition=Established", f"crd/{C.CRD_NAME}",
+                                           "--timeout=60s", check=False).returncode == 0,
+             timeout=60, what="the MCPServer CRD to be Established")
     return control_plane
 
 
@@ -31,6 +36,79 @@ def obj(name="srv", namespace="default", **spec):
     return {"apiVersion": C.API_VERSION, "kind": C.KIND, "metadata": {"name": name, "namespace": namespace},
             "spec": {"image": "mcp-k8s-server:1", **spec}}
 
+
+def _patched(patch: dict) -> dict:
+    o = obj()
+    for k, v in patch.items():
+        if v is None:
+            o["spec"].pop(k, None)
+        else:
+            o["spec"][k] = v
+    return o
+
+
+NPM = {"registry": "npm", "name": "@modelcontextprotocol/server-everything", "version": "2026.8.31"}
+PYPI = {"registry": "pypi", "name": "mcp-server-time", "version": "2026.10.19"}
+STDIO_PKG = {"transport": "stdio", "package": PYPI}
+_S = {"secretName": "s"}
+# The issue-9 fields: (id, spec patch, accepted, fragment both report). Every CEL rule they add
+# appears here at least once.
+API_CASES = [
+    ("third-party-full", {"image": "ghcr.io/acme/x:1", "command": ["node", "s.js"], "args": ["--p", "1"],
+                          "mcpPath": "/api/mcp", "envFrom": [{"secretRef": {"name": "t"}, "prefix": "A_"}],
+                          "volumes": [{"name": "c", "mountPath": "/etc/c", "secret": {
+                              "secretName": "s", "items": [{"key": "k", "path": "d/f.json", "mode": 256}]}}],
+                          "imagePullSecrets": [{"name": "r"}], "nodeSelector": {"kubernetes.io/os": "linux"},
+                          "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule"}],
+                          "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                              "nodeSelectorTerms": [{"matchExpressions": [
+                                  {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]}]}]}}},
+                          "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                                         "whenUnsatisfiable": "ScheduleAnyway"}],
+                          "podMetadata": {"labels": {"example.org/team": "a"}, "annotations": {"a/b": "c"}},
+                          "health": {"mode": "tcp", "startupProbe": {"tcpSocket": {"port": "mcp"}, "failureThreshold": 30}},
+                          "sessions": "stateful", "replicas": 3}, True, None),
+    ("package-npm-3", {"image": None, "transport": "stdio", "package": {**NPM, "args": ["stdio"]}, "replicas": 3,
+                       "stdio": {"expose": "bridge", "maxSessionsPerPod": 5, "sessionIdleTimeoutSeconds": 60}}, True, None),
+    ("package-pypi", {"image": None, **STDIO_PKG}, True, None),
+    ("command-bridge", {"transport": "stdio", "command": ["srv"], "replicas": 2}, True, None),
+    ("no-image-no-package", {"image": None}, False, "spec.image is required unless spec.package is set"),
+    ("package-http", {"package": PYPI}, False, "spec.package runs a stdio server"),
+    ("package-and-command", {**STDIO_PKG, "command": ["x"]}, False, "spec.package and spec.command/spec.args are"),
+    ("bridge-needs-command", {"transport": "stdio", "stdio": {"expose": "bridge"}}, False,
+     "stdio.expose bridge needs the stdio server's command line"),
+    ("attach-2", {"transport": "stdio", "replicas": 2}, False, "at most 1 replica with stdio.expose attach"),
+    ("attach-package-2", {**STDIO_PKG, "stdio": {"expose": "attach"}, "replicas": 2}, False, "at most 1 replica"),
+    ("stdio-on-http", {"stdio": {"maxSessionsPerPod": 3}}, False, "spec.stdio applies only to transport stdio"),
+    ("sessions-on-stdio", {**STDIO_PKG, "sessions": "stateful"}, False, "spec.sessions applies to the HTTP"),
+    ("health-attach", {"transport": "stdio", "health": {"mode": "http"}}, False, "health.mode http and tcp probe"),
+    ("mcp-path", {"mcpPath": "api/mcp"}, False, "spec.mcpPath must start with '/'"),
+    ("mcp-path-space", {"mcpPath": "/a b"}, False, "spec.mcpPath must start with '/'"),
+    ("npm-range", {**STDIO_PKG, "package": {**NPM, "version": "^1.2.3"}}, False, "one exact version"),
+    ("pypi-latest", {**STDIO_PKG, "package": {**PYPI, "version": "latest"}}, False, "one exact version"),
+    ("npm-name", {**STDIO_PKG, "package": {**NPM, "name": "UPPER"}}, False, "not a valid package name"),
+    ("env-from", {"envFrom": [{"prefix": "X"}]}, False, "exactly one of configMapRef or secretRef"),
+    ("volume-source", {"volumes": [{"name": "v", "mountPath": "/v"}]}, False, "exactly one of secret or configMap"),
+    ("volume-name", {"volumes": [{"name": "cache", "mountPath": "/v", "secret": _S}]}, False,
+     "the names tmp, config and cache"),
+    ("volume-path", {"volumes": [{"name": "v", "mountPath": "/etc/mcp", "secret": _S}]}, False,
+     "mountPath must be an absolute path"),
+    ("volume-unique", {"volumes": [{"name": "a", "mountPath": "/x", "secret": _S},
+                                   {"name": "b", "mountPath": "/x", "secret": _S}]}, False,
+     "every mountPath must be unique"),
+    ("volume-item", {"volumes": [{"name": "v", "mountPath": "/x", "secret": {
+        "secretName": "s", "items": [{"key": "k", "path": "a/../../b"}]}}]}, False, "must not contain '..'"),
+    ("own-label", {"podMetadata": {"labels": {"app.kubernetes.io/name": "x"}}}, False,
+     "must not set app.kubernetes.io/name"),
+    ("label-key", {"podMetadata": {"labels": {"-bad": "x"}}}, False, "must be valid label keys"),
+    ("annotation-key", {"podMetadata": {"annotations": {"a b": "x"}}}, False, "must be valid annotation keys"),
+    ("own-annotation", {"podMetadata": {"annotations": {"mcp.example.com/x": "y"}}}, False,
+     "must not use the prefix mcp.example.com/"),
+    ("probe-handlers", {"health": {"readinessProbe": {"periodSeconds": 1}}}, False,
+     "a probe needs exactly one of exec, httpGet, tcpSocket or grpc"),
+    ("sessions-enum", {"sessions": "sticky"}, False, "spec.sessions"),
+    ("health-enum", {"health": {"mode": "mcp-handshake"}}, False, "spec.health.mode"),
+]
 
 # (id, object, accepted, message fragment the apiserver and the hook both report)
 CASES = [
@@ -70,7 +148,7 @@ CASES = [
     ("name-digit", obj(name="1abc"), False, "DNS-1035"),
     ("name-64", obj(name="a" * 64), False, "DNS-1035"),
     ("service-account", obj(serviceAccount="Bad_SA"), False, "spec.serviceAccount"),
-]
+] + [(f"api-{case}", _patched(patch), accepted, fragment) for case, patch, accepted, fragment in API_CASES]
 
 
 @pytest.mark.parametrize("case,o,accepted,fragment", CASES, ids=[c[0] for c in CASES])
@@ -140,6 +218,21 @@ def test_kubectl_explain_reads_well(crd):
     assert "stdio" in out and "kubectl attach" in out
 
 
+@pytest.mark.parametrize("field,words", [
+    ("command", "stdio server's command line"), ("args", "CMD"), ("mcpPath", "status.endpoint"),
+    ("envFrom", "environment variables"), ("volumes.mountPath", "Absolute directory"),
+    ("volumes.secret.items", "relative path"), ("imagePullSecrets", "private registry"),
+    ("nodeSelector", "Node labels"), ("tolerations.effect", "taint effect"),
+    ("affinity.podAntiAffinity", "anti-affinity"), ("topologySpreadConstraints.labelSelector", "label"),
+    ("podMetadata.labels", "Extra pod labels"), ("health", "proves the process listens"), ("health.mode", "tcp"),
+    ("health.startupProbe.tcpSocket", "TCP"), ("sessions", "ClientIP"), ("package.version", "Exact version"),
+    ("stdio.expose", "kubectl attach"), ("stdio.maxSessionsPerPod", "Default 100"),
+])
+def test_kubectl_explain_documents_the_new_fields(crd, field, words):
+    out = _explain(crd, f"mcps.spec.{field}")
+    assert "DESCRIPTION" in out and words.lower() in out.lower(), out
+
+
 def test_crd_yaml_is_what_the_server_stores(crd):
     stored = json.loads(crd.kubectl("get", "crd", C.CRD_NAME, "-o", "json").stdout)
     want = yaml.safe_load(CRD_PATH.read_text())
@@ -172,8 +265,12 @@ ODD = obj("odd", transport="http",
                            "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}})
 
 
-@pytest.mark.parametrize("parent_obj", [load_example(p) for p in EXAMPLES] + [ODD, obj("zero", replicas=0, transport="stdio")],
-                         ids=[p.stem for p in EXAMPLES] + ["odd-spellings", "stdio-zero"])
+THIRD_PARTY = sorted((CRD_PATH.parents[1] / "examples" / "third-party").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("parent_obj", [load_example(p) for p in EXAMPLES + THIRD_PARTY]
+                         + [ODD, obj("zero", replicas=0, transport="stdio"), _patched(API_CASES[0][1])],
+                         ids=[p.stem for p in EXAMPLES + THIRD_PARTY] + ["odd-spellings", "stdio-zero", "all-fields"])
 def test_desired_children_are_stored_unchanged(crd, namespace, parent_obj):
     """Every field the hook emits survives the API server as written (no dropped false/empty
     values, canonical quantities), so Metacontroller's 3-way merge of a converged child is a no-op

@@ -325,7 +325,7 @@ def test_service_port_change_is_reported_until_applied():
 
 INVALID = [
     ("stdio-2-replicas", {"transport": "stdio", "replicas": 2}, "stdio transport supports at most 1 replica"),
-    ("no-image", {"image": None}, "'image' is a required property"),
+    ("no-image", {"image": None}, "spec.image is required unless spec.package is set"),
     ("empty-image", {"image": ""}, "spec.image: minLength"),
     ("bad-transport", {"transport": "grpc"}, "spec.transport: enum"),
     ("port-0", {"port": 0}, "spec.port: minimum"),

@@ -1,4 +1,5 @@
-"""Desired children of an MCPServer (pure): Deployment, Service, ConfigMap.
+"""Desired children of an MCPServer (pure): Deployment, Service, ConfigMap (the bridge's
+Secret is rendered per sync by sync.py from bridge.py: it carries an observed value).
 
 Objects are minimal: explicit apiVersion/kind, only the fields the operator owns, no nulls,
 nothing server-set. Metacontroller adds the ``controller-uid`` label and the ownerReference.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+from . import bridge
 from . import constants as C
 from .quantity import canonical_quantity, parse_quantity
+from .spec import is_bridged, serves_http, stdio_expose
 
 
 _DEFAULT_SC_JSON = json.dumps(C.DEFAULT_SECURITY_CONTEXT)
@@ -81,6 +84,10 @@ def env_list(name: str, spec: dict) -> list[dict]:
     ]
     if spec.get("config"):
         defaults.append({"name": C.ENV_CONFIG_FILE, "value": C.CONFIG_FILE_PATH})
+    if runs_package_runner(spec):
+        defaults.extend(bridge.runtime_env())
+    if is_bridged(spec):
+        defaults.extend(bridge.bridge_env(name))
     user: dict[str, dict] = {}
     for entry in spec.get("env") or []:
         user[entry["name"]] = _normalized_env(entry)  # last wins (the schema forbids duplicates)
@@ -97,7 +104,9 @@ def resources(spec: dict) -> dict:
     res = spec.get("resources") or {}
     requests = dict(res.get("requests") or {})
     limits = dict(res.get("limits") or {})
-    for key, default in C.DEFAULT_REQUESTS[spec["transport"]].items():
+    # A bridge serves HTTP and runs one stdio process per session: size it as an HTTP server.
+    kind = C.TRANSPORT_STREAMABLE_HTTP if is_bridged(spec) else spec["transport"]
+    for key, default in C.DEFAULT_REQUESTS[kind].items():
         if key in requests:
             continue
         value = default
@@ -121,48 +130,169 @@ def security_context(spec: dict) -> dict:
     return json.loads(_DEFAULT_SC_JSON)  # a fresh copy of the constant
 
 
+def runs_package_runner(spec: dict) -> bool:
+    """The container runs npx/uvx or the bridge (the bridge image): it needs HOME and the caches
+    on writable emptyDirs, since the root filesystem is read-only."""
+    return spec.get("transport") == C.TRANSPORT_STDIO and (is_bridged(spec) or bool(spec.get("package")))
+
+
+def image_name(image: str) -> str:
+    """Repository basename of an image reference: registry.io/team/mcp-k8s-server:1@sha256:.. ->
+    mcp-k8s-server."""
+    ref = image.split("@", 1)[0]
+    last = ref.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def _http_probes() -> tuple[dict, dict]:
+    return ({"httpGet": {"path": C.LIVENESS_PATH, "port": C.PORT_NAME}, **C.LIVENESS_PROBE},
+            {"httpGet": {"path": C.READINESS_PATH, "port": C.PORT_NAME}, **C.READINESS_PROBE})
+
+
+def _tcp_probes() -> tuple[dict, dict]:
+    return ({"tcpSocket": {"port": C.PORT_NAME}, **C.LIVENESS_PROBE},
+            {"tcpSocket": {"port": C.PORT_NAME}, **C.READINESS_PROBE})
+
+
+def health_mode(spec: dict) -> str:
+    """Effective spec.health.mode. Omitted: none for an attached stdio server (no port), http for
+    our own image and for the bridge (endpoints they are known to serve), tcp for any other HTTP
+    server (a third-party image may have no health endpoint at all: an HTTP probe on a path it
+    lacks would restart it forever)."""
+    mode = (spec.get("health") or {}).get("mode")
+    if mode:
+        return mode
+    if not serves_http(spec):
+        return C.HEALTH_NONE
+    if is_bridged(spec) or image_name(spec.get("image") or "") == C.OWN_IMAGE_NAME:
+        return C.HEALTH_HTTP
+    return C.HEALTH_TCP
+
+
+def probes(spec: dict) -> dict:
+    """livenessProbe/readinessProbe/startupProbe of the server container: the mode's pair, each
+    replaced by the spec's own probe of that kind when given."""
+    mode = health_mode(spec)
+    out: dict = {}
+    if mode == C.HEALTH_HTTP:
+        out["livenessProbe"], out["readinessProbe"] = bridge.probes() if is_bridged(spec) else _http_probes()
+    elif mode == C.HEALTH_TCP:
+        out["livenessProbe"], out["readinessProbe"] = _tcp_probes()
+    # Seam for the MCP-handshake prober (issue 10): a readiness that speaks MCP replaces the TCP
+    # one here once the prober sidecar exists.
+    for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+        own = (spec.get("health") or {}).get(kind)
+        if own:
+            out[kind] = own  # shared with the request, never mutated
+    return out
+
+
+def _command(name: str, spec: dict) -> dict:
+    """command/args of the server container."""
+    if is_bridged(spec):
+        return {"command": bridge.bridge_command(spec)}
+    if spec.get("package"):  # attached package server: the runner itself is the stdio server
+        return {"command": bridge.package_command(spec["package"])}
+    out = {}
+    if spec.get("command"):
+        out["command"] = list(spec["command"])
+    if spec.get("args"):
+        out["args"] = list(spec["args"])
+    return out
+
+
+def volume_mounts(spec: dict) -> list[dict]:
+    mounts = [{"name": C.TMP_VOLUME, "mountPath": C.TMP_MOUNT_PATH}]
+    if spec.get("config"):
+        mounts.append({"name": C.CONFIG_VOLUME, "mountPath": C.CONFIG_MOUNT_PATH, "readOnly": True})
+    if runs_package_runner(spec):
+        mounts.append(bridge.cache_mount())
+    for v in spec.get("volumes") or []:
+        m = {"name": v["name"], "mountPath": v["mountPath"]}
+        if v.get("readOnly", True):
+            m["readOnly"] = True  # false is omitted, as the API server stores it
+        mounts.append(m)
+    return mounts
+
+
 def container(name: str, spec: dict) -> dict:
-    transport = spec["transport"]
     c = {
         "name": C.CONTAINER_NAME,
-        "image": spec["image"],
+        "image": bridge.image(spec) if runs_package_runner(spec) else spec["image"],
+        **_command(name, spec),
         "env": env_list(name, spec),
         "resources": resources(spec),
         "securityContext": security_context(spec),
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": C.TMP_VOLUME, "mountPath": C.TMP_MOUNT_PATH}],
+        "volumeMounts": volume_mounts(spec),
     }
-    if spec.get("config"):
-        c["volumeMounts"].append({"name": C.CONFIG_VOLUME, "mountPath": C.CONFIG_MOUNT_PATH, "readOnly": True})
-    if transport in C.HTTP_TRANSPORTS:
+    if spec.get("envFrom"):
+        c["envFrom"] = spec["envFrom"]
+    if serves_http(spec):
         c["ports"] = [{"name": C.PORT_NAME, "containerPort": spec["port"], "protocol": "TCP"}]
-        c["livenessProbe"] = {"httpGet": {"path": C.LIVENESS_PATH, "port": C.PORT_NAME}, **C.LIVENESS_PROBE}
-        c["readinessProbe"] = {"httpGet": {"path": C.READINESS_PATH, "port": C.PORT_NAME}, **C.READINESS_PROBE}
     else:
-        # stdio: the server reads JSON-RPC from stdin. Keep stdin open, and open across
+        # stdio attach: the server reads JSON-RPC from stdin. Keep stdin open, and open across
         # attach/detach (stdinOnce and tty stay false: omitted, as the API server omits them,
-        # so live and desired compare equal); no port, no HTTP probes.
+        # so live and desired compare equal); no port.
         c["stdin"] = True
+    c.update(probes(spec))
     return c
+
+
+def _user_volume(v: dict) -> dict:
+    src = "secret" if "secret" in v else "configMap"
+    return {"name": v["name"], src: v[src]}
+
+
+def _spread(name: str, constraints: list[dict]) -> list[dict]:
+    """A constraint without labelSelector spreads this server's own pods."""
+    return [c if "labelSelector" in c else {**c, "labelSelector": {"matchLabels": selector_labels(name)}}
+            for c in constraints]
+
+
+def pod_template_metadata(name: str, spec: dict, config_hash: str | None) -> dict:
+    """The operator's labels (which select the pods) over the spec's extra ones; the spec's
+    annotations plus the operator's config hash."""
+    meta = spec.get("podMetadata") or {}
+    template_meta: dict = {"labels": {**(meta.get("labels") or {}), **labels(name, spec["transport"])}}
+    annotations = dict(meta.get("annotations") or {})
+    if config_hash:
+        annotations[C.CONFIG_HASH_ANNOTATION] = config_hash
+    if annotations:
+        template_meta["annotations"] = annotations
+    return template_meta
+
+
+def pod_scheduling(name: str, spec: dict) -> dict:
+    """imagePullSecrets, nodeSelector, tolerations, affinity, topologySpreadConstraints."""
+    out: dict = {}
+    for field in ("imagePullSecrets", "nodeSelector", "tolerations", "affinity"):
+        if spec.get(field):
+            out[field] = spec[field]
+    if spec.get("topologySpreadConstraints"):
+        out["topologySpreadConstraints"] = _spread(name, spec["topologySpreadConstraints"])
+    return out
 
 
 def deployment(name: str, namespace: str, spec: dict, config_hash: str | None) -> dict:
     transport = spec["transport"]
     pod_labels = labels(name, transport)
-    template_meta: dict = {"labels": dict(pod_labels)}
-    if config_hash:
-        template_meta["annotations"] = {C.CONFIG_HASH_ANNOTATION: config_hash}
+    template_meta = pod_template_metadata(name, spec, config_hash)
     volumes: list[dict] = [{"name": C.TMP_VOLUME, "emptyDir": {}}]
     if spec.get("config"):
         volumes.append({"name": C.CONFIG_VOLUME, "configMap": {"name": configmap_name(name)}})
+    if runs_package_runner(spec):
+        volumes.append(bridge.cache_volume())
+    volumes.extend(_user_volume(v) for v in spec.get("volumes") or [])
     pod_spec: dict = {
         "containers": [container(name, spec)],
         "enableServiceLinks": False,
         "volumes": volumes,
+        **pod_scheduling(name, spec),
     }
     if spec.get("serviceAccount"):
         pod_spec["serviceAccountName"] = spec["serviceAccount"]
-    if transport == C.TRANSPORT_STDIO:
+    if stdio_expose(spec) == C.EXPOSE_ATTACH:
         # Never two stdio servers at once (one client, one process).
         strategy = {"type": "Recreate"}
     else:
@@ -186,6 +316,15 @@ def deployment(name: str, namespace: str, spec: dict, config_hash: str | None) -
     }
 
 
+def session_affinity(spec: dict) -> dict:
+    """Service session fields. A stateful HTTP server keeps each client IP on one pod; stateless
+    servers and the bridge (which forwards a session to its owner itself) use round-robin."""
+    if spec.get("sessions") == C.SESSIONS_STATEFUL:
+        return {"sessionAffinity": "ClientIP", "sessionAffinityConfig": {
+            "clientIP": {"timeoutSeconds": C.SESSION_AFFINITY_TIMEOUT_SECONDS}}}
+    return {}
+
+
 def service(name: str, namespace: str, spec: dict) -> dict:
     return {
         "apiVersion": "v1",
@@ -195,6 +334,7 @@ def service(name: str, namespace: str, spec: dict) -> dict:
             "type": "ClusterIP",
             "selector": selector_labels(name),
             "ports": [{"name": C.PORT_NAME, "port": spec["port"], "targetPort": C.PORT_NAME, "protocol": "TCP"}],
+            **session_affinity(spec),
         },
     }
 
@@ -218,6 +358,6 @@ def desired_children(name: str, namespace: str, spec: dict) -> list[dict]:
         config_hash = sha256(content)
         out.append(configmap(name, namespace, spec, content))
     out.append(deployment(name, namespace, spec, config_hash))
-    if spec["transport"] in C.HTTP_TRANSPORTS:
+    if serves_http(spec):
         out.append(service(name, namespace, spec))
     return out

@@ -24,7 +24,30 @@ HTTP_TRANSPORTS = (TRANSPORT_HTTP, TRANSPORT_STREAMABLE_HTTP)
 DEFAULT_TRANSPORT = TRANSPORT_STREAMABLE_HTTP
 DEFAULT_PORT = 8080
 DEFAULT_REPLICAS = 1
-MAX_STDIO_REPLICAS = 1
+DEFAULT_MCP_PATH = "/mcp"
+MAX_STDIO_REPLICAS = 1  # with stdio.expose attach
+
+# spec.stdio.expose
+EXPOSE_BRIDGE = "bridge"
+EXPOSE_ATTACH = "attach"
+DEFAULT_MAX_SESSIONS_PER_POD = 100
+DEFAULT_SESSION_IDLE_TIMEOUT_SECONDS = 600
+
+# spec.sessions (HTTP transports)
+SESSIONS_STATELESS = "stateless"
+SESSIONS_STATEFUL = "stateful"
+
+# spec.health.mode
+HEALTH_HTTP = "http"
+HEALTH_TCP = "tcp"
+HEALTH_NONE = "none"
+
+# spec.package.registry
+REGISTRY_NPM = "npm"
+REGISTRY_PYPI = "pypi"
+
+# Our own server's image (repository basename): probed on its /health and /ready by default.
+OWN_IMAGE_NAME = "mcp-k8s-server"
 
 # Per-transport default *requests* (the seed's SetDefaultResources). Applied only for a
 # resource the spec does not request; capped at the spec's limit for that resource.
@@ -38,7 +61,8 @@ DEFAULT_REQUESTS = {
 DEPLOYMENT_CHILD_KEY = "Deployment.apps/v1"
 SERVICE_CHILD_KEY = "Service.v1"
 CONFIGMAP_CHILD_KEY = "ConfigMap.v1"
-CHILD_KEYS = (DEPLOYMENT_CHILD_KEY, SERVICE_CHILD_KEY, CONFIGMAP_CHILD_KEY)
+SECRET_CHILD_KEY = "Secret.v1"
+CHILD_KEYS = (DEPLOYMENT_CHILD_KEY, SERVICE_CHILD_KEY, CONFIGMAP_CHILD_KEY, SECRET_CHILD_KEY)
 
 CONTAINER_NAME = "mcp-server"
 PORT_NAME = "mcp"
@@ -49,9 +73,26 @@ CONFIG_FILE_PATH = f"{CONFIG_MOUNT_PATH}/{CONFIG_FILE_KEY}"
 CONFIG_VOLUME = "config"
 TMP_VOLUME = "tmp"
 TMP_MOUNT_PATH = "/tmp"
-MCP_PATH = "/mcp"
+MCP_PATH = DEFAULT_MCP_PATH
 LIVENESS_PATH = "/health"
 READINESS_PATH = "/ready"
+
+# --- the stdio bridge (package bridge/, image mcp-bridge; rendering in bridge.py) ---------
+BRIDGE_IMAGE = "mcp-bridge:latest"  # default image of a bridged stdio server
+BRIDGE_BINARY = "mcp-bridge"
+BRIDGE_LIVENESS_PATH = "/healthz"
+BRIDGE_READINESS_PATH = "/readyz"
+BRIDGE_SECRET_SUFFIX = "-bridge"
+BRIDGE_SECRET_KEY = "session-key"  # data key of the Secret <name>-bridge
+ENV_BRIDGE_SESSION_KEY = "MCP_BRIDGE_SESSION_KEY"
+ENV_POD_IP = "POD_IP"
+BRIDGE_HOME = "/tmp/home"
+CACHE_VOLUME = "cache"
+CACHE_MOUNT_PATH = "/cache"
+BRIDGE_ENV = (("HOME", BRIDGE_HOME), ("npm_config_cache", "/cache/npm"), ("UV_CACHE_DIR", "/cache/uv"))
+
+# Service.spec.sessionAffinity for spec.sessions stateful (kube-proxy's default timeout, 3 h).
+SESSION_AFFINITY_TIMEOUT_SECONDS = 10800
 
 LIVENESS_PROBE = {"initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
 READINESS_PROBE = {"initialDelaySeconds": 2, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3}
@@ -114,8 +155,10 @@ COND_READY = "Ready"
 COND_DEPLOYMENT_READY = "DeploymentReady"
 COND_SERVICE_READY = "ServiceReady"
 COND_CONFIGURATION_VALID = "ConfigurationValid"
+COND_SESSION_ROUTING = "SessionRouting"
 # Order in which conditions appear in status (deterministic).
-CONDITION_TYPES = (COND_READY, COND_DEPLOYMENT_READY, COND_SERVICE_READY, COND_CONFIGURATION_VALID)
+CONDITION_TYPES = (COND_READY, COND_DEPLOYMENT_READY, COND_SERVICE_READY, COND_CONFIGURATION_VALID,
+                   COND_SESSION_ROUTING)
 
 # Reasons
 R_READY = "Ready"
@@ -134,6 +177,12 @@ R_TERMINATING = "Terminating"
 R_NO_READY_ENDPOINTS = "NoReadyEndpoints"
 R_NAME_CONFLICT = "NameConflict"
 # (pod-level reasons, e.g. ImagePullBackOff and CrashLoopBackOff, are in causes.py)
+# SessionRouting
+R_SINGLE_REPLICA = "SingleReplica"
+R_STATELESS = "Stateless"
+R_CLIENT_IP_AFFINITY = "ClientIPAffinity"
+R_AFFINITY_NOT_APPLIED = "AffinityNotApplied"
+R_BRIDGE_SESSION_ROUTING = "BridgeSessionRouting"
 
 # The kubectl command shown as the endpoint of a stdio server.
 STDIO_ENDPOINT_TEMPLATE = "kubectl attach -i -n {namespace} deploy/{name} -c " + CONTAINER_NAME

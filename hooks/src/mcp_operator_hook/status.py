@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from . import constants as C
 from .causes import Cause
 from .children import selector_string
+from .sessions import session_routing
+from .spec import serves_http
 
 MAX_MESSAGE = 32768
 
@@ -32,8 +34,8 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def http_endpoint(name: str, namespace: str, port: int) -> str:
-    return f"http://{name}.{namespace}.svc.cluster.local:{port}{C.MCP_PATH}"
+def http_endpoint(name: str, namespace: str, port: int, path: str = C.DEFAULT_MCP_PATH) -> str:
+    return f"http://{name}.{namespace}.svc.cluster.local:{port}{path}"
 
 
 def stdio_endpoint(name: str, namespace: str) -> str:
@@ -86,11 +88,13 @@ def _service_port(svc: dict) -> int | None:
 
 
 def service_condition(name: str, svc: dict | None, transport: str | None, port: int | None,
-                      ready_endpoints: int | None = None, replicas: int | None = None) -> Cond:
+                      ready_endpoints: int | None = None, replicas: int | None = None,
+                      http: bool | None = None) -> Cond:
     """ServiceReady. ``ready_endpoints`` None: Metacontroller sent no EndpointSlices (no customize
-    hook), so the Service object alone is judged, as before."""
+    hook), so the Service object alone is judged, as before. ``http`` False: the server has no
+    Service (stdio attach); None: decided by ``transport`` alone (invalid spec)."""
     t = C.COND_SERVICE_READY
-    if transport == C.TRANSPORT_STDIO:
+    if http is False or (http is None and transport == C.TRANSPORT_STDIO):
         return Cond(t, "True", C.R_SERVICE_NOT_REQUIRED,
                     "stdio transport has no network endpoint, so no Service is created")
     if svc is None:
@@ -142,21 +146,26 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
     generation = generation if isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0 else None
     valid = not errors
     transport = spec.get("transport") if valid else None
+    http = serves_http(spec) if valid else False
 
     if valid:
         dep_cond = deployment_condition(name, deployment, spec["replicas"], desired_hash)
-        svc_cond = service_condition(name, service, transport, spec["port"], ready_endpoints, spec["replicas"])
+        svc_cond = service_condition(name, service, transport, spec["port"], ready_endpoints, spec["replicas"],
+                                     http)
         cfg_cond = Cond(C.COND_CONFIGURATION_VALID, "True", C.R_VALID, "spec is valid")
+        session_cond = Cond(C.COND_SESSION_ROUTING, *session_routing(spec, service))
     else:
         dep_cond = deployment_condition(name, deployment, None, None)
         svc_cond = (service_condition(name, service, None, None) if service is not None else
                     Cond(C.COND_SERVICE_READY, "Unknown", C.R_INVALID_SPEC,
                          "spec is invalid; no Service is managed until it is fixed"))
         cfg_cond = Cond(C.COND_CONFIGURATION_VALID, "False", C.R_INVALID_SPEC, "; ".join(errors))
+        session_cond = Cond(C.COND_SESSION_ROUTING, "Unknown", C.R_INVALID_SPEC,
+                            "spec is invalid; session routing is judged once it is fixed")
 
     endpoint = None
-    if valid and transport in C.HTTP_TRANSPORTS and service is not None:
-        endpoint = http_endpoint(name, namespace, spec["port"])
+    if valid and http and service is not None:
+        endpoint = http_endpoint(name, namespace, spec["port"], spec.get("mcpPath") or C.DEFAULT_MCP_PATH)
     elif valid and transport == C.TRANSPORT_STDIO and deployment is not None:
         endpoint = stdio_endpoint(name, namespace)
     elif not valid and service is not None and _service_port(service) is not None:
@@ -182,7 +191,7 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
             ready = Cond(C.COND_READY, "True", C.R_SCALED_TO_ZERO,
                          "spec.replicas is 0: scaled to zero, a stable state; no pod serves requests "
                          "until spec.replicas is raised")
-        elif transport == C.TRANSPORT_STDIO:
+        elif not http:
             ready = Cond(C.COND_READY, "True", C.R_READY,
                          f"stdio MCP server is running; one client at a time can connect with: {endpoint}")
         else:
@@ -200,7 +209,7 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
     dep_status = _dict(_dict(deployment).get("status"))
     status = {
         "phase": phase,
-        "conditions": merge_conditions([ready, dep_cond, svc_cond, cfg_cond],
+        "conditions": merge_conditions([ready, dep_cond, svc_cond, cfg_cond, session_cond],
                                        parent.get("status"), generation, now),
         "replicas": _int(dep_status.get("replicas")),
         "readyReplicas": _int(dep_status.get("readyReplicas")),

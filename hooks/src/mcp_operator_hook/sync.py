@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from . import bridge
 from . import constants as C
 from . import children as ch
 from . import spec as specmod
@@ -196,14 +197,14 @@ def _kept(p: Parsed, related: rel.Related) -> tuple[list[dict], list[own.Collisi
     children; never a child whose name a foreign object takes, nor one that would mount it."""
     spec = record.recorded_spec(p.children.get(C.CONFIGMAP_CHILD_KEY, []), p.name, p.namespace)
     if spec is not None:
-        _, canonical, errors = specmod.validate_canonical(p.name, spec)
+        recorded, canonical, errors = specmod.validate_canonical(p.name, spec)
         if not errors:
             dep = p.observed(C.DEPLOYMENT_CHILD_KEY, p.name) or {}
             tmeta = ((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}
             ref_hash = (tmeta.get("annotations") or {}).get(C.REFERENCED_DATA_HASH_ANNOTATION)
             children_json, _, names = _desired_cached(p.name, p.namespace, canonical,
                                                       ref_hash if isinstance(ref_hash, str) else None)
-            kept = json.loads(children_json)
+            kept = json.loads(children_json) + _observed_dependent_children(p, recorded)
             found = own.collisions(kept, related, p.parent, _observed_names(p))
             return own.without_collisions(kept, found), found
     return [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]], []
@@ -221,13 +222,26 @@ def _answer(request: dict, now: str | None) -> tuple[dict, str | None]:
         return {"status": _status(p, spec, errors, None, now, False, related, found), "children": kept}, None
     ref_hash = rel.referenced_data_hash(rel.references(spec), related)
     children_json, desired_hash, names = _desired_cached(p.name, p.namespace, canonical, ref_hash)
+    extra = _observed_dependent_children(p, spec)
+    names += tuple((c["kind"], c["metadata"]["name"]) for c in extra)
     found = own.collisions(_name_stubs(names), related, p.parent, _observed_names(p))
     if found:
         # a child of the current spec would take a foreign object's name: keep what runs
         kept, more = _kept(p, related)
         found += [c for c in more if c not in found]
         return {"status": _status(p, spec, errors, None, now, False, related, found), "children": kept}, None
+    if extra:
+        children_json = children_json[:-1] + "," + ",".join(dumps(c) for c in extra) + "]"
     return {"status": _status(p, spec, errors, desired_hash, now, False, related)}, children_json
+
+
+def _observed_dependent_children(p: Parsed, spec: dict) -> list[dict]:
+    """Children whose content depends on what is observed, so never memoized: the bridge's
+    Secret (its random session key is generated once, then re-emitted as observed)."""
+    if not specmod.is_bridged(spec):
+        return []
+    observed = p.observed(C.SECRET_CHILD_KEY, bridge.secret_name(p.name))
+    return [bridge.secret(p.name, p.namespace, ch.labels(p.name, spec["transport"]), observed)]
 
 
 def sync(request: dict, now: str | None = None) -> dict:
