@@ -172,7 +172,8 @@ def test_user_env_replaces_defaults_in_place_and_appends_the_rest():
             {"name": "SECRET", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
     env = env_of(by_kind(run(parent(env=user, config={"a": "b"}))["children"])["Deployment"])
     assert [e["name"] for e in env] == ["MCP_TRANSPORT", "MCP_PORT", "MCP_SERVER_NAME", "POD_NAME",
-                                        "POD_NAMESPACE", "MCP_CONFIG_FILE", "EXTRA", "SECRET"]
+                                        "POD_NAMESPACE", "POD_IP", "MCP_SERVICE_NAME", "MCP_CONFIG_FILE",
+                                        "EXTRA", "SECRET"]
     byname = {e["name"]: e for e in env}
     assert byname["MCP_SERVER_NAME"] == {"name": "MCP_SERVER_NAME", "value": "custom"}
     assert byname["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.uid"

@@ -38,7 +38,7 @@ def test_seed_curl_commands(control_plane, namespace, tmp_path):
         # no Accept header at all is answered too; a non-JSON content type is refused
         assert srv.post({"jsonrpc": "2.0", "method": "tools/list", "params": {}, "id": 3})[0] == 200
         status, _ = srv.post("x", headers={"Content-Type": "text/plain"})
-        assert status == 400
+        assert status == 415
 
         status, body = srv.get("/health")
         assert status == 200 and json.loads(body)["status"] == "healthy"

@@ -1,6 +1,7 @@
 """Pure tests of Kubernetes error mapping: messages name what was refused or missing, and never
 carry client internals (URLs, urllib3 reprs)."""
 
+import asyncio
 import json
 
 import urllib3
@@ -57,8 +58,8 @@ def test_missing_kubeconfig_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     k = kube.Kube(kubeconfig=str(tmp_path / "missing"))
     try:
-        k.list_pods("default")
+        asyncio.run(k.list_pods("default"))
     except kube.KubeUnavailable as exc:
-        assert "No Kubernetes credentials" in str(exc)
+        assert "No Kubernetes credentials" in str(exc) and "names no existing file" in str(exc)
     else:
         raise AssertionError("expected KubeUnavailable")

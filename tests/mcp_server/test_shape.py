@@ -26,9 +26,9 @@ def pod(name, phase="Running", ready=True, restarts=0, waiting=None, **meta):
 
 def test_pod_summary():
     s = shape.pod_summary(pod("a", restarts=3, ready=False, waiting="CrashLoopBackOff"), NOW)
-    assert s == {"name": "a", "namespace": "ns", "phase": "Running", "ready": False, "readyContainers": "0/1",
-                 "restarts": 3, "age": "5m", "created": ts(minutes=5), "node": "n1",
-                 "reason": "CrashLoopBackOff"}
+    assert s == {"name": "a", "namespace": "ns", "phase": "Running", "status": "CrashLoopBackOff", "ready": False,
+                 "readyContainers": "0/1", "restarts": 3, "lastRestart": None, "age": "5m", "created": ts(minutes=5),
+                 "node": "n1", "reason": "CrashLoopBackOff"}
 
 
 def test_humanize_age():

@@ -81,6 +81,8 @@ def env_list(name: str, spec: dict) -> list[dict]:
         {"name": C.ENV_SERVER_NAME, "value": name},
         {"name": C.ENV_POD_NAME, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": C.ENV_POD_NAMESPACE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": C.ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": C.ENV_SERVICE_NAME, "value": name},
     ]
     if spec.get("config"):
         defaults.append({"name": C.ENV_CONFIG_FILE, "value": C.CONFIG_FILE_PATH})

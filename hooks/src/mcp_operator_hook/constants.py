@@ -103,6 +103,9 @@ ENV_PORT = "MCP_PORT"
 ENV_SERVER_NAME = "MCP_SERVER_NAME"
 ENV_POD_NAME = "POD_NAME"
 ENV_POD_NAMESPACE = "POD_NAMESPACE"
+ENV_POD_IP = "POD_IP"
+# The Service in front of the pods (= the MCPServer name): servers derive their allowed Host headers from it.
+ENV_SERVICE_NAME = "MCP_SERVICE_NAME"
 ENV_CONFIG_FILE = "MCP_CONFIG_FILE"
 
 # --- labels and annotations ---------------------------------------------------------------

@@ -39,6 +39,8 @@ class Settings:
     service_name: str | None = None  # the Kubernetes Service in front of us (env MCP_SERVER_NAME)
     pod_name: str | None = None
     pod_namespace: str | None = None
+    pod_ip: str | None = None
+    cluster_domain: str = "cluster.local"
     log_level: str = "INFO"
     enable_metrics: bool = False
     rate_limit_requests: int = 0  # requests per minute per client address; 0 = unlimited
@@ -71,16 +73,25 @@ class Settings:
         return not self.namespaces or namespace in self.namespaces
 
     def service_hosts(self) -> list[str]:
-        """Host header values allowed on /mcp: loopback, the in-cluster Service names, extra ones.
+        """Host header values allowed on /mcp: what can actually reach this pod.
 
-        Each name is allowed bare and with any port (``name`` and ``name:*``).
+        - loopback (127.0.0.1, localhost, [::1]): port-forwards and sidecars;
+        - the Service the operator puts in front of the pod (env MCP_SERVICE_NAME, set by the
+          operator to the MCPServer's name; POD_NAMESPACE; MCP_CLUSTER_DOMAIN, default cluster.local):
+          ``svc``, ``svc.ns``, ``svc.ns.svc``, ``svc.ns.svc.<domain>`` (status.endpoint uses the last);
+        - the pod's own IP (env POD_IP, from the downward API): direct pod-to-pod calls;
+        - MCP_ALLOWED_HOSTS: anything else (an Ingress or Gateway host name), verbatim.
+
+        Each derived name is allowed bare and with any port (``name`` and ``name:*``).
         """
         names: list[str] = ["127.0.0.1", "localhost", "[::1]"]
         ns = self.pod_namespace
         for svc in dict.fromkeys(n for n in (self.service_name,) if n):
             names.append(svc)
             if ns:
-                names += [f"{svc}.{ns}", f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.cluster.local"]
+                names += [f"{svc}.{ns}", f"{svc}.{ns}.svc", f"{svc}.{ns}.svc.{self.cluster_domain}"]
+        if self.pod_ip:
+            names.append(f"[{self.pod_ip}]" if ":" in self.pod_ip else self.pod_ip)
         hosts: list[str] = []
         for n in names:
             hosts += [n, f"{n}:*"]
@@ -178,7 +189,7 @@ KEYS: dict[str, tuple[str, Any]] = {
     "MCP_READY_CACHE_SECONDS": ("ready_cache_seconds", _float("MCP_READY_CACHE_SECONDS", 0, 300)),
 }
 # Read from the environment only (they describe where we run, or point at other files).
-ENV_ONLY = ("POD_NAME", "POD_NAMESPACE", "MCP_CONFIG_FILE", "MCP_AUTH_TOKEN_FILE", "KUBECONFIG")
+ENV_ONLY = ("POD_NAME", "POD_NAMESPACE", "POD_IP", "MCP_SERVICE_NAME", "MCP_CLUSTER_DOMAIN", "MCP_CONFIG_FILE", "MCP_AUTH_TOKEN_FILE", "KUBECONFIG")
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:
@@ -218,7 +229,12 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     if values.get("auth_token") == "":
         values["auth_token"] = None
 
-    values["service_name"] = (env.get("MCP_SERVER_NAME") or "").strip() or None
+    # The Service in front of us, as the operator names it (MCP_SERVICE_NAME). MCP_SERVER_NAME is the
+    # server's display name, which users may override; it is only a fallback for pods rendered by an
+    # operator that predates MCP_SERVICE_NAME.
+    values["service_name"] = (env.get("MCP_SERVICE_NAME") or env.get("MCP_SERVER_NAME") or "").strip() or None
+    values["pod_ip"] = (env.get("POD_IP") or "").strip() or None
+    values["cluster_domain"] = (env.get("MCP_CLUSTER_DOMAIN") or "cluster.local").strip().strip(".")
     values["pod_name"] = env.get("POD_NAME") or None
     values["pod_namespace"] = env.get("POD_NAMESPACE") or None
     values["config_file"] = config_file

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 
 from .config import Settings
@@ -23,10 +21,6 @@ class Deps:
     kube: Kube
     metrics: Metrics
     _ns_cache: tuple[float, list[str]] | None = field(default=None, repr=False)
-
-    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a blocking Kubernetes call in a worker thread."""
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
     def check_namespace(self, namespace: str) -> str:
         """Validated namespace or ToolError with the reason and what to do."""
@@ -67,7 +61,7 @@ class Deps:
         if self._ns_cache and now - self._ns_cache[0] < 10:
             return self._ns_cache[1]
         try:
-            data = await self.run(self.kube.list_namespaces)
+            data = await self.kube.list_namespaces()
             names = sorted((i.get("metadata") or {}).get("name", "") for i in data.get("items") or [])
         except KubeError:
             names = [self.settings.default_namespace]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import threading
 import time
 from typing import Any
 
@@ -47,11 +46,10 @@ class ReadyProbe:
         self._at = 0.0
         self._result: tuple[bool, str] = (False, "not probed yet")
         self._lock = anyio.Lock()
-        self._tlock = threading.Lock()
 
-    def _probe(self) -> tuple[bool, str]:
+    async def _probe(self) -> tuple[bool, str]:
         try:
-            self.deps.kube.probe(timeout=self.timeout)
+            await self.deps.kube.probe(timeout=self.timeout)
             return True, "kubernetes API reachable"
         except KubeError as exc:
             return False, str(exc)
@@ -60,121 +58,12 @@ class ReadyProbe:
         async with self._lock:
             if time.monotonic() - self._at < self.cache_seconds:
                 return self._result
-            self._result = await anyio.to_thread.run_sync(self._probe)
+            self._result = await self._probe()
             self._at = time.monotonic()
             self.deps.metrics.kube_ready.set(1 if self._result[0] else 0)
             if not self._result[0]:
                 log.warning("readiness probe failed", extra={"reason": self._result[1]})
             return self._result
-
-
-class ToolsListCache:
-    """Serves repeated bare ``tools/list`` requests from the SDK's own earlier answer.
-
-    The tool list is fixed for the life of the process (tools are registered at startup), and
-    handshake-era clients ask for it at the start of every session, so it is the hottest request
-    on a busy server. The first bare request (JSON-RPC ``tools/list`` with no params other than an
-    empty object, no cursor, no ``_meta``, no ``MCP-Protocol-Version`` header) goes through the SDK;
-    its 200 answer is kept and replayed with the new request id. Everything else, including every
-    2026-07-28 request (they carry ``_meta``) and anything unusual, goes through the SDK as usual.
-    Host/Origin/Content-Type/Accept are checked with the SDK's own validator on every hit.
-    """
-
-    MAX_BODY = 4096
-
-    def __init__(self, app: ASGIApp, settings: Settings):
-        self.app = app
-        self.security = TransportSecurityMiddleware(transport_security(settings))
-        self.result: bytes | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
-
-    @staticmethod
-    def _cacheable(body: bytes, headers: dict[bytes, bytes]) -> Any:
-        """The request id when the request is a bare tools/list, else a sentinel."""
-        if b"tools/list" not in body or b"mcp-protocol-version" in headers:
-            return _MISS
-        try:
-            msg = json.loads(body)
-        except ValueError:
-            return _MISS
-        if (
-            not isinstance(msg, dict)
-            or msg.get("jsonrpc") != "2.0"
-            or msg.get("method") != "tools/list"
-            or not isinstance(msg.get("id"), (int, str))
-            or isinstance(msg.get("id"), bool)
-            or msg.get("params", {}) not in ({}, None)
-            or set(msg) - {"jsonrpc", "method", "id", "params"}
-        ):
-            return _MISS
-        return msg["id"]
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or [])
-        try:
-            length = int(headers.get(b"content-length", b"-1"))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= self.MAX_BODY:
-            await self.app(scope, receive, send)
-            return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # client went away
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Any:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        request_id = self._cacheable(body, headers)
-        accept = headers.get(b"accept", b"")
-        if request_id is _MISS or not (b"application/json" in accept or b"*/*" in accept):
-            await self.app(scope, replay, send)
-            return
-        if self.result is not None:
-            refused = await self.security.validate_request(Request(scope, replay), is_post=True)
-            if refused is not None:
-                await refused(scope, replay, send)
-                return
-            out = b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode() + b',"result":' + self.result + b"}"
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [*self.headers, (b"content-length", str(len(out)).encode())]})
-            await send({"type": "http.response.body", "body": out})
-            return
-        # first time: let the SDK answer, and keep its answer
-        status: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                status["headers"] = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"content-length"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
-
-        await self.app(scope, replay, capture)
-        if status.get("code") != 200:
-            return
-        try:
-            answer = json.loads(b"".join(chunks))
-        except ValueError:
-            return
-        if isinstance(answer, dict) and answer.get("id") == request_id and isinstance(answer.get("result"), dict):
-            self.result = json.dumps(answer["result"], separators=(",", ":"), ensure_ascii=False).encode()
-            self.headers = status["headers"]
-
-
-_MISS = object()
 
 
 class Guard:
@@ -187,7 +76,6 @@ class Guard:
         self.token = settings.auth_token.encode() if settings.auth_token else None
         self.rate = settings.rate_limit_requests  # per minute per client address
         self._buckets: dict[str, tuple[float, float]] = {}
-        self.tools_list_cache = ToolsListCache(app, settings)
 
     def _allow(self, client: str) -> tuple[bool, float]:
         now = time.monotonic()
@@ -241,17 +129,62 @@ class Guard:
                         )
                         await resp(scope, receive, send_wrapper)
                         return
-            if path == "/mcp" and scope.get("method") == "POST":
-                headers = scope.get("headers") or []
-                if not any(k == b"accept" for k, _ in headers):
-                    # A bare JSON-RPC POST (no Accept at all) is answered like curl's "Accept: */*".
-                    scope = dict(scope, headers=[*headers, (b"accept", b"application/json")])
-                await self.tools_list_cache.handle(scope, receive, send_wrapper)
-                return
+            if path == "/mcp":
+                method = scope.get("method")
+                if method != "POST":
+                    # Stateless server: no listen stream (GET) and no session to end (DELETE). The spec
+                    # (2025-11-25, "Listening for Messages from the Server"): a server that does not
+                    # offer a stream MUST answer GET with 405.
+                    await jsonrpc_error(405, INVALID_REQUEST, f"Method Not Allowed: this stateless MCP endpoint accepts POST only (got {method}).",
+                                        {"Allow": "POST"})(scope, receive, send_wrapper)
+                    return
+                refused, scope = media_types(scope)
+                if refused is not None:
+                    await refused(scope, receive, send_wrapper)
+                    return
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.http_requests.labels(label, str(status_holder["status"])).inc()
             self.metrics.http_seconds.labels(label).observe(time.perf_counter() - start)
+
+
+INVALID_REQUEST = -32600
+
+
+def jsonrpc_error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The one error shape of /mcp: a JSON-RPC error object (id null), the status saying why."""
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def media_type(value: bytes) -> str:
+    """``type/subtype`` of a Content-Type or Accept entry: lowercased, parameters dropped (RFC 9110 8.3.1:
+    type, subtype and parameter names are case-insensitive)."""
+    return value.split(b";", 1)[0].strip().decode("latin-1").lower()
+
+
+def media_types(scope: Scope) -> tuple[Response | None, Scope]:
+    """One media-type rule for every POST /mcp, applied before any other layer sees it.
+
+    Content-Type must be application/json (any case, any parameters): else 415. Accept must allow
+    JSON (application/json, application/*, */*, or no Accept header at all, as curl sends): else 406.
+    Both refusals are JSON-RPC errors. Accepted requests reach the SDK with canonical headers, so its
+    own (case-sensitive, order-sensitive) checks never disagree with this one.
+    """
+    headers = scope.get("headers") or []
+    ctype = next((v for k, v in headers if k == b"content-type"), b"")
+    if media_type(ctype) != "application/json":
+        given = ctype.decode("latin-1") or "none"
+        return jsonrpc_error(415, INVALID_REQUEST, f"Unsupported Media Type: Content-Type must be application/json (got {given})."), scope
+    accepts = [v for k, v in headers if k == b"accept"]
+    if accepts:
+        kinds = {media_type(part) for v in accepts for part in v.split(b",")}
+        if not kinds & {"application/json", "application/*", "*/*"}:
+            given = b", ".join(accepts).decode("latin-1")
+            return jsonrpc_error(406, INVALID_REQUEST, f"Not Acceptable: Accept must allow application/json (got {given})."), scope
+    canonical = [(k, v) for k, v in headers if k not in (b"content-type", b"accept")]
+    canonical += [(b"content-type", b"application/json"), (b"accept", b"application/json, text/event-stream")]
+    return None, dict(scope, headers=canonical)
 
 
 def transport_security(settings: Settings) -> TransportSecuritySettings:

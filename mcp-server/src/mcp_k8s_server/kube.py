@@ -4,9 +4,18 @@ Returns plain JSON data (dicts as the API server sent them; no generated model o
 slow to build for hundreds of pods) and raises ``KubeError`` subclasses with messages a model can
 act on. Raw urllib3/ApiException text (URLs, stack details) never leaves this module.
 
-Configuration: in-cluster (service account) when running in a pod, else the kubeconfig named by
-KUBECONFIG or ~/.kube/config. Loaded lazily and retried on the next call if it failed, so a server
-can start before its credentials are mounted. Nothing here prints to stdout (the stdio wire).
+Transport: one asyncio HTTP client (aiohttp) with a bounded connection pool, so concurrent tool
+calls share ``pool_size`` keep-alive connections and queue for one instead of opening (and
+discarding) extra ones, and a tool call the client abandons cancels its Kubernetes request with it
+(no worker thread left running, nothing delays the next call). The ``kubernetes`` package is used
+only to load credentials (kubeconfig incl. exec plugins, in-cluster token refresh): its generated
+client is synchronous (one thread per call) and builds model objects we do not need.
+
+Configuration, in kubectl's order: an explicit kubeconfig (argument or ``KUBECONFIG``, several files
+merged like kubectl: the first file to set a value wins), else in-cluster (service account) when
+``KUBERNETES_SERVICE_HOST`` is set, else ~/.kube/config. Loaded lazily and retried on the next call
+if it failed, so a server can start before its credentials are mounted. Nothing here prints to
+stdout (the stdio wire).
 """
 
 from __future__ import annotations
@@ -14,14 +23,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
+import asyncio
+import contextvars
+import copy
+import ssl
+from collections.abc import Mapping
+from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.config import kube_config as k8s_kube_config
 from kubernetes.config.config_exception import ConfigException
 
 log = logging.getLogger(__name__)
@@ -82,7 +99,10 @@ class Op:
 
 
 def _status_message(exc: ApiException) -> str:
-    body = exc.body
+    return _body_message(exc.body, exc.reason)
+
+
+def _body_message(body: bytes | str | None, reason: str | None = None) -> str:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     if body:
@@ -92,13 +112,16 @@ def _status_message(exc: ApiException) -> str:
                 return str(data["message"])
         except (ValueError, TypeError):
             pass
-    return str(exc.reason or "").strip()
+    return str(reason or "").strip()
 
 
 def map_api_exception(exc: ApiException, op: Op) -> KubeError:
     """Map an ApiException to a KubeError whose message names what was refused or missing."""
-    status = exc.status or 0
-    detail = _status_message(exc)
+    return map_status(exc.status or 0, _status_message(exc), op)
+
+
+def map_status(status: int, detail: str, op: Op) -> KubeError:
+    """Map an HTTP status (and the API server's Status message) to a KubeError naming the target."""
     plural = _RESOURCE.get(op.resource, op.resource)
     if status == 403:
         scope = f" in namespace {op.namespace!r}" if op.namespace else " at cluster scope"
@@ -141,8 +164,8 @@ def map_api_exception(exc: ApiException, op: Op) -> KubeError:
     return KubeError(f"Kubernetes refused to {op.verb} {op.target()} (HTTP {status}): {detail}")
 
 
-def map_transport_error(exc: Exception, op: Op) -> KubeError:
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError)) or "timed out" in str(exc).lower():
+def map_transport_error(exc: BaseException, op: Op) -> KubeError:
+    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError, asyncio.TimeoutError)) or "timed out" in str(exc).lower():
         return KubeUnavailable(
             f"The Kubernetes API server did not answer in time while trying to {op.verb} {op.target()}; "
             "it may be overloaded or unreachable. Retry shortly."
@@ -153,57 +176,182 @@ def map_transport_error(exc: Exception, op: Op) -> KubeError:
     )
 
 
-class Kube:
-    """A small, thread-safe facade over CoreV1Api returning plain data."""
+# Accept headers: server-side printing (what `kubectl get` shows, computed by the API server) and
+# aggregated discovery (every group's resources in one answer; Kubernetes >= 1.30, else per group).
+ACCEPT_JSON = "application/json"
+ACCEPT_TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+ACCEPT_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 
-    def __init__(self, timeout: float = 10.0, kubeconfig: str | None = None):
+# Extra request headers for the current task (e.g. Impersonate-User for per-caller identity).
+request_headers: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("kube_request_headers", default=None)
+
+
+class _FirstWinsMerger(k8s_kube_config.KubeConfigMerger):
+    """kubectl's merge of a KUBECONFIG list: the first file to set a value wins, including
+    current-context (the client library lets the last one win), and empty files are skipped
+    (kubectl ignores them; the library raises). Source of the rule: kubectl's
+    ``clientcmd.ClientConfigLoadingRules.Load`` ("the first file to set a particular map key wins")."""
+
+    def load_config(self, path: str) -> None:
+        with open(path) as f:
+            config = yaml.safe_load(f)
+        if not config:
+            return
+        if self.config_merged is None:
+            merged = copy.deepcopy(config)
+            merged.pop("current-context", None)
+            for item in ("clusters", "contexts", "users"):
+                merged[item] = []
+            self.config_merged = k8s_kube_config.ConfigNode(path, merged, path)
+        for item in ("clusters", "contexts", "users"):
+            self._merge(item, config.get(item, []) or [], path)
+        if config.get("current-context") and not self.config_merged.value.get("current-context"):
+            self.config_merged.value["current-context"] = config["current-context"]
+        self.config_files[path] = config
+
+
+def load_configuration(kubeconfig: str | None = None, environ: Mapping[str, str] | None = None) -> tuple[k8s.Configuration, str]:
+    """(client Configuration, where it came from), in kubectl's precedence; KubeUnavailable if none.
+
+    ``kubeconfig`` (or KUBECONFIG) may list several files separated by ``os.pathsep``.
+    """
+    env = os.environ if environ is None else environ
+    cfg = k8s.Configuration()
+    explicit = kubeconfig or env.get("KUBECONFIG") or None
+    try:
+        if explicit:
+            paths = [p for p in explicit.split(os.pathsep) if p]
+            found = [p for p in paths if os.path.exists(os.path.expanduser(p))]
+            if not found:
+                raise KubeUnavailable(
+                    f"No Kubernetes credentials: KUBECONFIG={explicit!r} names no existing file. "
+                    "Point it at a kubeconfig (several files separated by ':' are merged like kubectl)."
+                )
+            merger = _FirstWinsMerger(explicit)
+            if merger.config is None:
+                raise KubeUnavailable(f"No Kubernetes credentials: the kubeconfig files {found} are empty.")
+            k8s_kube_config.KubeConfigLoader(config_dict=merger.config, config_base_path=None).load_and_set(cfg)
+            return cfg, f"kubeconfig {':'.join(found)}"
+        if env.get("KUBERNETES_SERVICE_HOST"):
+            k8s_config.load_incluster_config(client_configuration=cfg)
+            return cfg, "in-cluster"
+        default = os.path.expanduser("~/.kube/config")
+        if not os.path.exists(default):
+            raise KubeUnavailable(
+                "No Kubernetes credentials: KUBECONFIG is not set, this is not a pod (no "
+                "KUBERNETES_SERVICE_HOST) and ~/.kube/config does not exist."
+            )
+        k8s_config.load_kube_config(config_file=default, client_configuration=cfg, persist_config=False)
+        return cfg, "kubeconfig ~/.kube/config"
+    except KubeUnavailable:
+        raise
+    except (ConfigException, OSError, TypeError, ValueError, KeyError, yaml.YAMLError) as exc:
+        where = f"KUBECONFIG={explicit!r}" if explicit else "in-cluster service account" if env.get("KUBERNETES_SERVICE_HOST") else "~/.kube/config"
+        raise KubeUnavailable(f"No usable Kubernetes credentials from {where}: " + str(exc).splitlines()[0][:200]) from None
+
+
+def _ssl_context(cfg: k8s.Configuration) -> ssl.SSLContext | bool:
+    if not cfg.host.startswith("https"):
+        return False
+    ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert) if cfg.ssl_ca_cert else ssl.create_default_context()
+    if cfg.cert_file:
+        ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
+    if not cfg.verify_ssl:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Kube:
+    """Async facade over the Kubernetes REST API returning plain JSON data.
+
+    ``pool_size``: keep-alive connections to the API server, shared by all concurrent calls
+    (more calls queue for a free connection). ``timeout``: seconds for one call, end to end.
+    """
+
+    def __init__(self, timeout: float = 10.0, kubeconfig: str | None = None, pool_size: int = 32):
         self.timeout = timeout
         self.kubeconfig = kubeconfig
-        self._lock = threading.Lock()
-        self._api: k8s.CoreV1Api | None = None
-        self._version_api: k8s.VersionApi | None = None
+        self.pool_size = pool_size
+        self._cfg: k8s.Configuration | None = None
+        self._ssl: ssl.SSLContext | bool = False
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._load_lock: asyncio.Lock | None = None
         self.source: str | None = None
 
-    # -- configuration -------------------------------------------------------------------------
-    def _load(self) -> k8s.CoreV1Api:
-        with self._lock:
-            if self._api is not None:
-                return self._api
-            cfg = k8s.Configuration()
-            try:
-                if os.environ.get("KUBERNETES_SERVICE_HOST") and not self.kubeconfig:
-                    k8s_config.load_incluster_config(client_configuration=cfg)
-                    self.source = "in-cluster"
-                else:
-                    path = self.kubeconfig or os.environ.get("KUBECONFIG") or None
-                    if path and os.pathsep in path:
-                        path = path.split(os.pathsep)[0]
-                    k8s_config.load_kube_config(config_file=path, client_configuration=cfg)
-                    self.source = f"kubeconfig {path or '~/.kube/config'}"
-            except (ConfigException, OSError, TypeError, ValueError) as exc:
-                log.warning("kubernetes configuration not loaded", extra={"error": str(exc)})
-                raise KubeUnavailable(
-                    "No Kubernetes credentials: not running in a cluster and no usable kubeconfig "
-                    "(set KUBECONFIG). " + str(exc).splitlines()[0][:200]
-                ) from None
-            cfg.retries = 1  # bounded: one retry on connection errors, then a clear error
-            api_client = k8s.ApiClient(cfg)
-            api_client.user_agent = "mcp-k8s-server/0.1"
-            self._api = k8s.CoreV1Api(api_client)
-            self._version_api = k8s.VersionApi(api_client)
-            log.info("kubernetes client configured", extra={"source": self.source, "host": cfg.host})
-            return self._api
+    # -- configuration and transport ---------------------------------------------------------
+    def _load(self) -> k8s.Configuration:
+        if self._cfg is None:
+            cfg, source = load_configuration(self.kubeconfig)
+            self._ssl = _ssl_context(cfg)
+            self._cfg, self.source = cfg, source
+            log.info("kubernetes client configured", extra={"source": source, "host": cfg.host})
+        return self._cfg
 
-    def _call(self, op: Op, fn_name: str, *args: Any, timeout: float | None = None, raw: bool = False, **kwargs: Any) -> Any:
-        api = self._load()
-        fn = getattr(api, fn_name)
+    async def _ready(self) -> tuple[aiohttp.ClientSession, k8s.Configuration]:
+        loop = asyncio.get_running_loop()
+        if self._cfg is None:
+            # file reads and exec credential plugins block: once, off the event loop
+            await asyncio.to_thread(self._load)
+        if self._session is None or self._loop is not loop or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=self.pool_size, keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": "mcp-k8s-server/0.1"},
+                skip_auto_headers=("Accept-Encoding",),  # compressing small JSON costs more CPU than it saves on a LAN
+            )
+            self._loop = loop
+        assert self._cfg is not None
+        return self._session, self._cfg
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def request(
+        self,
+        op: Op,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        accept: str = ACCEPT_JSON,
+        raw: bool = False,
+        timeout: float | None = None,
+    ) -> Any:
+        """One API call: parsed JSON (or bytes when ``raw``); KubeError with an actionable message."""
+        session, cfg = await self._ready()
+        headers = {"Accept": accept}
+        token = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")  # runs the refresh hook when set
+        if token:
+            headers["Authorization"] = token
+        elif cfg.username:
+            headers["Authorization"] = cfg.get_basic_auth_token()
+        extra = request_headers.get()
+        if extra:
+            headers.update(extra)
+        query = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in (params or {}).items() if v is not None}
         try:
-            resp = fn(*args, _preload_content=False, _request_timeout=timeout or self.timeout, **kwargs)
-            data = resp.data
-        except ApiException as exc:
-            raise map_api_exception(exc, op) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            async with session.request(
+                method,
+                cfg.host + path,
+                params=query,
+                json=body,
+                headers=headers,
+                ssl=self._ssl,
+                server_hostname=getattr(cfg, "tls_server_name", None) or None,
+                proxy=cfg.proxy or None,
+                timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+            ) as resp:
+                data = await resp.read()
+                status = resp.status
+                reason = resp.reason
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise map_transport_error(exc, op) from None
+        if status >= 400:
+            raise map_status(status, _body_message(data, reason), op)
         if raw:
             return data
         try:
@@ -212,14 +360,13 @@ class Kube:
             raise KubeError(f"The API server sent an unreadable answer while trying to {op.verb} {op.target()}.") from None
 
     # -- reads -----------------------------------------------------------------------------------
-    def list_nodes(self, limit: int | None = None) -> dict[str, Any]:
-        kw: dict[str, Any] = {"limit": limit} if limit else {}
-        return self._call(Op("list", "node"), "list_node", **kw)
+    async def list_nodes(self, limit: int | None = None) -> dict[str, Any]:
+        return await self.request(Op("list", "node"), "GET", "/api/v1/nodes", params={"limit": limit})
 
-    def list_namespaces(self, limit: int = 500) -> dict[str, Any]:
-        return self._call(Op("list", "namespace"), "list_namespace", limit=limit)
+    async def list_namespaces(self, limit: int = 500) -> dict[str, Any]:
+        return await self.request(Op("list", "namespace"), "GET", "/api/v1/namespaces", params={"limit": limit})
 
-    def list_pods(
+    async def list_pods(
         self,
         namespace: str,
         *,
@@ -228,21 +375,13 @@ class Kube:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> dict[str, Any]:
-        kw: dict[str, Any] = {}
-        if label_selector:
-            kw["label_selector"] = label_selector
-        if field_selector:
-            kw["field_selector"] = field_selector
-        if limit:
-            kw["limit"] = limit
-        if continue_token:
-            kw["_continue"] = continue_token
-        return self._call(Op("list", "pod", namespace), "list_namespaced_pod", namespace, **kw)
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit, "continue": continue_token}
+        return await self.request(Op("list", "pod", namespace), "GET", f"/api/v1/namespaces/{_seg(namespace)}/pods", params=params)
 
-    def read_pod(self, namespace: str, name: str) -> dict[str, Any]:
-        return self._call(Op("get", "pod", namespace, name), "read_namespaced_pod", name, namespace)
+    async def read_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        return await self.request(Op("get", "pod", namespace, name), "GET", f"/api/v1/namespaces/{_seg(namespace)}/pods/{_seg(name)}")
 
-    def list_events(
+    async def list_events(
         self,
         namespace: str,
         *,
@@ -250,16 +389,10 @@ class Kube:
         limit: int | None = None,
         continue_token: str | None = None,
     ) -> dict[str, Any]:
-        kw: dict[str, Any] = {}
-        if field_selector:
-            kw["field_selector"] = field_selector
-        if limit:
-            kw["limit"] = limit
-        if continue_token:
-            kw["_continue"] = continue_token
-        return self._call(Op("list", "event", namespace), "list_namespaced_event", namespace, **kw)
+        params = {"fieldSelector": field_selector, "limit": limit, "continue": continue_token}
+        return await self.request(Op("list", "event", namespace), "GET", f"/api/v1/namespaces/{_seg(namespace)}/events", params=params)
 
-    def read_pod_log(
+    async def read_pod_log(
         self,
         namespace: str,
         name: str,
@@ -269,39 +402,59 @@ class Kube:
         limit_bytes: int | None = None,
         previous: bool = False,
     ) -> str:
-        kw: dict[str, Any] = {}
-        if container:
-            kw["container"] = container
-        if tail_lines is not None:
-            kw["tail_lines"] = int(tail_lines)
-        if limit_bytes is not None:
-            kw["limit_bytes"] = int(limit_bytes)
-        if previous:
-            kw["previous"] = True
-        op = Op("get", "log", namespace, name)
-        data = self._call(op, "read_namespaced_pod_log", name, namespace, raw=True, **kw)
-        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        params = {"container": container, "tailLines": tail_lines, "limitBytes": limit_bytes, "previous": True if previous else None}
+        data = await self.request(
+            Op("get", "log", namespace, name), "GET", f"/api/v1/namespaces/{_seg(namespace)}/pods/{_seg(name)}/log",
+            params=params, accept="*/*", raw=True,
+        )
+        return data.decode("utf-8", "replace")
+
+    # -- any resource kind -------------------------------------------------------------------------
+    async def discovery(self) -> list[dict[str, Any]]:
+        """Aggregated discovery documents (apidiscovery.k8s.io/v2 APIGroupDiscovery items) of /api and /apis."""
+        op = Op("list", "API resources")
+        core, groups = await asyncio.gather(
+            self.request(op, "GET", "/api", accept=ACCEPT_DISCOVERY),
+            self.request(op, "GET", "/apis", accept=ACCEPT_DISCOVERY),
+        )
+        if core.get("kind") != "APIGroupDiscoveryList":
+            raise KubeUnavailable("The API server does not serve aggregated discovery (Kubernetes >= 1.30 is needed for api-resources).")
+        return list(core.get("items") or []) + list(groups.get("items") or [])
+
+    async def list_resource(
+        self,
+        path: str,
+        op: Op,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        table: bool = False,
+    ) -> dict[str, Any]:
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit, "continue": continue_token}
+        return await self.request(op, "GET", path, params=params, accept=ACCEPT_TABLE if table else ACCEPT_JSON)
+
+    async def get_resource(self, path: str, op: Op) -> dict[str, Any]:
+        return await self.request(op, "GET", path)
 
     # -- writes ----------------------------------------------------------------------------------
-    def create_pod(self, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> dict[str, Any]:
         name = manifest.get("metadata", {}).get("name")
-        return self._call(Op("create", "pod", namespace, name), "create_namespaced_pod", namespace, manifest)
+        return await self.request(Op("create", "pod", namespace, name), "POST", f"/api/v1/namespaces/{_seg(namespace)}/pods", body=manifest)
 
-    def delete_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> dict[str, Any]:
-        kw: dict[str, Any] = {}
-        if grace_period_seconds is not None:
-            kw["grace_period_seconds"] = grace_period_seconds
-        return self._call(Op("delete", "pod", namespace, name), "delete_namespaced_pod", name, namespace, **kw)
+    async def delete_pod(self, namespace: str, name: str, grace_period_seconds: int | None = None) -> dict[str, Any]:
+        return await self.request(
+            Op("delete", "pod", namespace, name), "DELETE", f"/api/v1/namespaces/{_seg(namespace)}/pods/{_seg(name)}",
+            params={"gracePeriodSeconds": grace_period_seconds},
+        )
 
     # -- health ----------------------------------------------------------------------------------
-    def probe(self, timeout: float = 2.0) -> None:
+    async def probe(self, timeout: float = 2.0) -> None:
         """Raise KubeError unless the API server answers /version within ``timeout`` seconds."""
-        self._load()
-        assert self._version_api is not None
-        op = Op("get", "version")
-        try:
-            self._version_api.get_code(_preload_content=False, _request_timeout=timeout).data
-        except ApiException as exc:
-            raise map_api_exception(exc, op) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise map_transport_error(exc, op) from None
+        await self.request(Op("get", "version"), "GET", "/version", timeout=timeout)
+
+
+def _seg(value: str) -> str:
+    """One path segment (names are validated before; quoting keeps a bad one from changing the path)."""
+    return quote(value, safe="")

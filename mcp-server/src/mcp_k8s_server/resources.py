@@ -35,7 +35,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
     )
     async def cluster_nodes() -> str:
         try:
-            data = await deps.run(kube.list_nodes, limit=1000)
+            data = await kube.list_nodes(limit=1000)
         except KubeError as exc:
             raise ResourceError(str(exc)) from None
         nodes = [shape.node_summary(n) for n in data.get("items") or []]
@@ -53,7 +53,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 f"namespace {namespace!r} is outside this server's allowlist; allowed: {', '.join(s.namespaces)}."
             )
         try:
-            data = await deps.run(kube.list_pods, namespace, limit=s.max_page_size)
+            data = await kube.list_pods(namespace, limit=s.max_page_size)
         except KubeNotFound as exc:
             raise ResourceNotFoundError(str(exc)) from None
         except KubeError as exc:

@@ -148,37 +148,119 @@ def node_summary(node: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _container_reason(cs: Mapping[str, Any]) -> str | None:
-    state = cs.get("state") or {}
-    for key in ("waiting", "terminated"):
-        if key in state and state[key]:
-            return state[key].get("reason")
-    return None
+def _terminated_reason(t: Mapping[str, Any], prefix: str = "") -> str:
+    if t.get("reason"):
+        return prefix + t["reason"]
+    if t.get("signal"):
+        return f"{prefix}Signal:{t['signal']}"
+    return f"{prefix}ExitCode:{t.get('exitCode', 0)}"
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    return b if b and (not a or b > a) else a  # RFC 3339 UTC timestamps sort as strings
+
+
+def pod_status(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``kubectl get pod`` shows: STATUS, READY n/m, RESTARTS and the last restart time.
+
+    A port of kubectl's ``printPod`` (kubernetes/kubernetes pkg/printers/internalversion/printers.go):
+    init containers first (``Init:<reason>``, ``Init:ExitCode:N``, ``Init:N/M``; their restarts count
+    while the pod initializes), then app containers from the last to the first (a waiting or
+    terminated reason wins; only ready *and* running containers count as ready), sidecars
+    (restartable init containers) counted as containers, ``SchedulingGated``, ``Completed`` turned
+    back into ``Running``/``NotReady`` while a container still runs, and ``Terminating`` (or
+    ``Unknown`` on an unreachable node) for a pod being deleted.
+    Returns {"status", "ready": "n/m", "readyCount", "total", "restarts", "lastRestart"}.
+    """
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    meta = pod.get("metadata") or {}
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
+    conditions = status.get("conditions") or []
+    if any(c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated" for c in conditions):
+        reason = "SchedulingGated"
+    init_specs = spec.get("initContainers") or []
+    sidecars = {c.get("name") for c in init_specs if c.get("restartPolicy") == "Always"}
+    total = len(spec.get("containers") or []) + len(sidecars)
+    ready = restarts = sidecar_restarts = 0
+    last = sidecar_last = None
+    initializing = False
+    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        state = cs.get("state") or {}
+        finished = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
+        restarts += int(cs.get("restartCount") or 0)
+        last = _later(last, finished)
+        is_sidecar = cs.get("name") in sidecars
+        if is_sidecar:
+            sidecar_restarts += int(cs.get("restartCount") or 0)
+            sidecar_last = _later(sidecar_last, finished)
+        terminated, waiting = state.get("terminated"), state.get("waiting")
+        if terminated is not None and int(terminated.get("exitCode") or 0) == 0:
+            continue
+        if is_sidecar and cs.get("started"):
+            ready += 1 if cs.get("ready") else 0
+            continue
+        if terminated is not None:
+            reason = _terminated_reason(terminated, "Init:")
+        elif waiting is not None and waiting.get("reason") and waiting.get("reason") != "PodInitializing":
+            reason = "Init:" + waiting["reason"]
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        initializing = True
+        break
+    initialized = any(c.get("type") == "Initialized" and c.get("status") == "True" for c in conditions)
+    if not initializing or initialized:
+        restarts, last = sidecar_restarts, sidecar_last
+        running = False
+        for cs in reversed(status.get("containerStatuses") or []):
+            state = cs.get("state") or {}
+            restarts += int(cs.get("restartCount") or 0)
+            last = _later(last, ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+            waiting, terminated = state.get("waiting"), state.get("terminated")
+            if waiting is not None and waiting.get("reason"):
+                reason = waiting["reason"]
+            elif terminated is not None:
+                reason = _terminated_reason(terminated)
+            elif cs.get("ready") and state.get("running") is not None:
+                running = True
+                ready += 1
+        if reason == "Completed" and running:
+            pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+            reason = "Running" if pod_ready else "NotReady"
+    if meta.get("deletionTimestamp"):
+        if status.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif phase not in ("Succeeded", "Failed"):
+            reason = "Terminating"
+    return {"status": reason, "ready": f"{ready}/{total}", "readyCount": ready, "total": total,
+            "restarts": restarts, "lastRestart": last if restarts else None}
 
 
 def pod_summary(pod: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """One list-pods row: kubectl's columns (``pod_status``) plus phase, node and timestamps.
+
+    ``reason`` is kubectl's STATUS when it says more than the phase (CrashLoopBackOff,
+    Init:CrashLoopBackOff, Terminating, ...), else None.
+    """
     meta = pod.get("metadata") or {}
     status = pod.get("status") or {}
     spec = pod.get("spec") or {}
-    statuses = status.get("containerStatuses") or []
-    total = len(spec.get("containers") or []) or len(statuses)
-    ready_n = sum(1 for c in statuses if c.get("ready"))
-    reason = status.get("reason")
-    if meta.get("deletionTimestamp"):
-        reason = "Terminating"
-    if not reason:
-        reason = next((r for r in (_container_reason(c) for c in statuses) if r and r != "Completed"), None)
+    st = pod_status(pod)
+    phase = status.get("phase")
     return {
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
-        "phase": status.get("phase"),
-        "ready": bool(statuses) and ready_n == len(statuses),
-        "readyContainers": f"{ready_n}/{total}",
-        "restarts": sum(int(c.get("restartCount") or 0) for c in statuses),
+        "phase": phase,
+        "status": st["status"],
+        "ready": st["total"] > 0 and st["readyCount"] == st["total"],
+        "readyContainers": st["ready"],
+        "restarts": st["restarts"],
+        "lastRestart": st["lastRestart"],
         "age": humanize_age(meta.get("creationTimestamp"), now),
         "created": meta.get("creationTimestamp"),
         "node": spec.get("nodeName"),
-        "reason": reason,
+        "reason": None if st["status"] in (phase, "Running", "Completed") else st["status"],
     }
 
 
@@ -350,3 +432,42 @@ def cut_log(text: str, budget: int) -> tuple[str, bool]:
     if 0 <= nl < len(tail) - 1:
         tail = tail[nl + 1 :]
     return tail.decode("utf-8", "replace"), True
+
+
+def fit_object(obj: Any, budget: int, protect: Iterable[str] = ()) -> tuple[Any, bool]:
+    """``obj`` shrunk until its compact JSON fits ``budget`` bytes: (result, whether anything was cut).
+
+    Long strings are shortened first (to 2048, 512, 128, then 32 characters, marked with '…'), then
+    long lists are cut to their first 50, 20, 10, 5, 2, 1 items. Types stay the same (a list stays a
+    list, a string a string), so the result still matches the tool's output schema. Top-level keys in
+    ``protect`` (e.g. "name", "notice") are never shortened.
+    """
+    if json_size(obj) <= budget:
+        return obj, False
+    keep = set(protect)
+
+    def strings(o: Any, n: int, top: bool = False) -> Any:
+        if isinstance(o, str):
+            return o if len(o) <= n else o[: n - 1] + "…"
+        if isinstance(o, dict):
+            return {k: v if top and k in keep else strings(v, n) for k, v in o.items()}
+        if isinstance(o, list):
+            return [strings(v, n) for v in o]
+        return o
+
+    def lists(o: Any, n: int) -> Any:
+        if isinstance(o, dict):
+            return {k: lists(v, n) for k, v in o.items()}
+        if isinstance(o, list):
+            return [lists(v, n) for v in o[:n]]
+        return o
+
+    for n in (2048, 512, 128, 32):
+        obj = strings(obj, n, top=True)
+        if json_size(obj) <= budget:
+            return obj, True
+    for n in (50, 20, 10, 5, 2, 1):
+        obj = lists(obj, n)
+        if json_size(obj) <= budget:
+            return obj, True
+    return obj, True

@@ -1,7 +1,7 @@
 """What every tool module shares: annotations, argument types, the result builder, name checks."""
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -18,7 +18,7 @@ Namespace = Annotated[str, Field(description="Namespace (defaults to the server'
 Cursor = Annotated[str | None, Field(description="nextCursor from a previous call with the same arguments, to get the next page.")]
 
 
-def result(model: BaseModel, text: str | None = None) -> CallToolResult:
+def result(model: BaseModel, text: str | None = None, budget: int | None = None) -> CallToolResult:
     """structuredContent (the model, None fields dropped) plus a compact text rendering.
 
     The SDK's default text block is the same JSON indented by 2, which roughly doubles what a
@@ -27,6 +27,8 @@ def result(model: BaseModel, text: str | None = None) -> CallToolResult:
     passes this result through.
     """
     data = model.model_dump(mode="json", exclude_none=True)
+    if budget is not None:
+        data = within_budget(data, budget)
     if text is None:
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
@@ -39,3 +41,22 @@ def check_name(value: str, what: str = "name") -> str:
     if problem:
         raise ToolError(problem)
     return value
+
+
+BUDGET_RESERVE = 600  # bytes kept for the notice and the flag added after the cut
+
+
+def within_budget(data: dict[str, Any], budget: int) -> dict[str, Any]:
+    """``data`` fitted to ``budget`` bytes as a whole (``shape.fit_object``), with ``truncated``
+    set and a notice saying what was cut; unchanged when it fits. Every tool's structuredContent
+    passes here, so no field (env, annotations, events) escapes the budget."""
+    fitted, cut = shape.fit_object(data, budget - BUDGET_RESERVE, protect=("name", "namespace", "notice", "nextCursor"))
+    if not cut:
+        return data
+    fitted["truncated"] = True
+    cut_notice = (
+        f"Output cut to the {budget}-byte budget: long values end with '…' and long lists keep their first "
+        "items. Ask for less (a selector, fewer events, one container) to see the rest."
+    )
+    fitted["notice"] = f"{data['notice']} {cut_notice}" if data.get("notice") else cut_notice
+    return fitted

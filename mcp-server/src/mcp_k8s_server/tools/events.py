@@ -53,13 +53,13 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             fs = ",".join(selectors) or None
             now = datetime.now(UTC)
             pg = await list_page(
-                lambda cont: deps.run(kube.list_events, ns, field_selector=fs, limit=limit, continue_token=cont),
+                lambda cont: kube.list_events(ns, field_selector=fs, limit=limit, continue_token=cont),
                 lambda e: shape.event_summary(e, now),
                 fingerprint=shape.query_fingerprint("events", ns, fs, limit),
                 cursor=cursor,
                 budget=s.max_output_bytes,
             )
-            return result(EventList(
+            return result(budget=s.max_output_bytes, model=EventList(
                 namespace=ns,
                 events=[EventSummary(**e) for e in pg.items],
                 count=len(pg.items),

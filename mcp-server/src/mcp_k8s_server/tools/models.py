@@ -11,9 +11,11 @@ class PodSummary(BaseModel):
     name: str
     namespace: str
     phase: str | None = None
+    status: str | None = Field(None, description="What kubectl get pod shows as STATUS (e.g. Running, Init:1/2, CrashLoopBackOff, Terminating).")
     ready: bool
-    readyContainers: str
-    restarts: int
+    readyContainers: str = Field(description="Ready containers / containers, as kubectl's READY (sidecars included).")
+    restarts: int = Field(description="As kubectl's RESTARTS: init containers' while the pod initializes, then containers' and sidecars'.")
+    lastRestart: str | None = Field(None, description="When the most recent restart ended the previous instance.")
     age: str | None = None
     created: str | None = None
     node: str | None = None
@@ -110,7 +112,9 @@ class PodDescription(BaseModel):
     conditions: list[Condition] = []
     containers: list[ContainerInfo] = []
     volumes: list[Volume] = []
+    defaultContainer: str | None = Field(None, description="The container kubectl picks when none is named (annotation kubectl.kubernetes.io/default-container).")
     events: list[EventSummary] = Field([], description="Most recent events for this pod, newest first.")
+    truncated: bool = False
     notice: str | None = None
 
 

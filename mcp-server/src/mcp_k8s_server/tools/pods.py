@@ -10,7 +10,7 @@ from pydantic import Field
 
 from .. import shape
 from ..deps import Deps
-from ..kube import KubeError
+from ..kube import KubeError, KubeInvalid
 from .common import CREATE, DELETE, READ, Cursor, Namespace, PodName, check_name, result
 from .models import (
     Condition,
@@ -28,6 +28,7 @@ from .models import (
 )
 from .paging import list_page
 
+DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 LOG_FETCH_CAP = 8 * 1024 * 1024  # bytes read from the API server for one get-pod-logs call, at most
 
 
@@ -73,6 +74,21 @@ def _containers(pod: dict[str, Any]) -> list[ContainerInfo]:
             )
         )
     return out
+
+
+def default_container(pod: dict[str, Any]) -> tuple[str, str]:
+    """(container, notice): kubectl's choice when a command needs one container and none is named.
+
+    The ``kubectl.kubernetes.io/default-container`` annotation when it names a container of the
+    pod, else the first container (kubectl: 'Defaulted container "x" out of: x, y').
+    """
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+    wanted = ((pod.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION)
+    if wanted in names:
+        return wanted, f"Container {wanted!r} chosen by the pod's {DEFAULT_CONTAINER_ANNOTATION} annotation (containers: {', '.join(names)})."
+    if not names:
+        raise ToolError("The pod has no containers to read logs from.")
+    return names[0], f"Defaulted to container {names[0]!r} out of: {', '.join(names)}; pass container to pick another."
 
 
 def container_name(pod_name: str) -> str:
@@ -136,15 +152,14 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             ns = deps.check_namespace(namespace)
             now = datetime.now(UTC)
             pg = await list_page(
-                lambda cont: deps.run(
-                    kube.list_pods, ns, label_selector=labelSelector, field_selector=fieldSelector, limit=limit, continue_token=cont
+                lambda cont: kube.list_pods(ns, label_selector=labelSelector, field_selector=fieldSelector, limit=limit, continue_token=cont
                 ),
                 lambda p: shape.pod_summary(p, now),
                 fingerprint=shape.query_fingerprint("pods", ns, labelSelector, fieldSelector, limit),
                 cursor=cursor,
                 budget=s.max_output_bytes,
             )
-            return result(PodList(
+            return result(budget=s.max_output_bytes, model=PodList(
                 namespace=ns,
                 pods=[PodSummary(**p) for p in pg.items],
                 count=len(pg.items),
@@ -171,7 +186,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         with deps.observe("describe-pod"):
             ns = deps.check_namespace(namespace)
             name = check_name(name)
-            pod = await deps.run(kube.read_pod, ns, name)
+            pod = await kube.read_pod(ns, name)
             meta = shape.strip_metadata(pod.get("metadata"))
             status = pod.get("status") or {}
             spec = pod.get("spec") or {}
@@ -180,8 +195,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             notice = None
             if events:
                 try:
-                    ev = await deps.run(
-                        kube.list_events, ns, field_selector=f"involvedObject.name={name},involvedObject.kind=Pod", limit=500
+                    ev = await kube.list_events(ns, field_selector=f"involvedObject.name={name},involvedObject.kind=Pod", limit=500
                     )
                     recent = [shape.event_summary(e, now) for e in shape.sort_events_recent_first(ev.get("items") or [])[:events]]
                 except KubeError as exc:  # events are a bonus: describe the pod anyway
@@ -200,6 +214,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 created=meta.get("creationTimestamp"),
                 age=shape.humanize_age(meta.get("creationTimestamp"), now),
                 labels=meta.get("labels") or {},
+                defaultContainer=(meta.get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION),
                 ownerReferences=[f"{o.get('kind')}/{o.get('name')}" for o in meta.get("ownerReferences") or []],
                 conditions=[
                     Condition(type=c.get("type"), status=c.get("status"), reason=c.get("reason"), message=c.get("message"))
@@ -213,7 +228,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             while shape.json_size(desc.model_dump(exclude_none=True)) > s.max_output_bytes and desc.events:
                 desc.events = desc.events[: len(desc.events) // 2]
                 desc.notice = f"Output trimmed to the {s.max_output_bytes}-byte budget (events shortened); use list-events for more."
-            return result(desc)
+            return result(desc, budget=s.max_output_bytes)
 
     @mcp.tool(
         name="get-pod-logs",
@@ -244,19 +259,31 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             # The API server's limitBytes keeps the *start* of the tail window, so it cannot give us the
             # newest lines within a budget. Fetch the whole tail window (with a hard safety cap), then
             # keep the newest whole lines within our budget.
-            text = await deps.run(
-                kube.read_pod_log, ns, name, container=container, tail_lines=tailLines, limit_bytes=LOG_FETCH_CAP, previous=previous
-            )
+            defaulted = None
+            try:
+                text = await kube.read_pod_log(
+                    ns, name, container=container, tail_lines=tailLines, limit_bytes=LOG_FETCH_CAP, previous=previous
+                )
+            except KubeInvalid as exc:
+                if container or "container name must be specified" not in str(exc):
+                    raise
+                # Several containers and none named: pick like kubectl (the default-container annotation,
+                # else the first container), and say so. Only on this error, so single-container pods
+                # cost one request, not two.
+                container, defaulted = default_container(await kube.read_pod(ns, name))
+                text = await kube.read_pod_log(
+                    ns, name, container=container, tail_lines=tailLines, limit_bytes=LOG_FETCH_CAP, previous=previous
+                )
             server_cut = len(text.encode("utf-8")) >= LOG_FETCH_CAP
             text, cut = shape.cut_log(text, budget)
-            notice = None
+            notice = defaulted
             if server_cut:
-                notice = (
+                notice = (defaulted + " " if defaulted else "") + (
                     f"The last {tailLines} lines exceed {LOG_FETCH_CAP // (1024 * 1024)} MiB; older lines were shown. "
                     "Ask for fewer tailLines to see the newest ones."
                 )
             elif cut:
-                notice = (
+                notice = (defaulted + " " if defaulted else "") + (
                     f"Log output truncated to the newest lines within {budget} bytes; ask for fewer tailLines "
                     "or a larger limitBytes to see more."
                 )
@@ -268,7 +295,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 tailLines=tailLines,
                 lines=text.count("\n") + (1 if text and not text.endswith("\n") else 0),
                 bytes=len(text.encode("utf-8")),
-                truncated=bool(notice),
+                truncated=server_cut or cut,
                 notice=notice,
                 logs=text,
             )
@@ -301,7 +328,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             problem = shape.check_image(image)
             if problem:
                 raise ToolError(problem)
-            pod = await deps.run(kube.create_pod, ns, pod_manifest(name, image))
+            pod = await kube.create_pod(ns, pod_manifest(name, image))
             meta = pod.get("metadata") or {}
             return result(PodCreated(
                 name=meta.get("name", name),
@@ -329,6 +356,6 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         with deps.observe("delete-pod"):
             ns = deps.check_namespace(namespace)
             name = check_name(name)
-            data = await deps.run(kube.delete_pod, ns, name, gracePeriodSeconds)
+            data = await kube.delete_pod(ns, name, gracePeriodSeconds)
             uid = (data.get("metadata") or {}).get("uid") if data.get("kind") == "Pod" else (data.get("details") or {}).get("uid")
             return result(PodDeleted(name=name, namespace=ns, uid=uid, message=f"Deleted pod {name!r} from namespace {ns!r}."))
