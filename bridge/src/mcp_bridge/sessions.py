@@ -1,0 +1,189 @@
+"""MCP sessions (protocol era 2025-11-25 and earlier): one stdio process each.
+
+A POST ``initialize`` without ``Mcp-Session-Id`` opens a session: admission against the per-pod
+limit, a signed session id naming this pod, the SDK's ``StreamableHTTPServerTransport`` for the
+HTTP side and a new stdio process (``relay``). The session ends when the client DELETEs it, when
+no request has been in flight for ``--session-idle-timeout`` seconds (the transport's idle scope;
+an open GET stream counts as in flight), when its process ends, or at shutdown; the process is
+stopped each time and the id answers 404 from then on.
+
+Why not the SDK's ``StreamableHTTPSessionManager``: it runs an in-process ``Server`` per session
+and mints random ids; the bridge needs a process per session and ids signed for routing. The
+admission, discard and opening-request shapes below follow that class.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.server.streamable_http import StreamableHTTPServerTransport
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import INTERNAL_ERROR, INVALID_REQUEST, ErrorData, JSONRPCError
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from . import relay, session_id
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def jsonrpc_error_response(message: str, status: int, code: int = INVALID_REQUEST, headers: dict | None = None) -> Response:
+    body = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))
+    return Response(body.model_dump_json(by_alias=True), status_code=status, media_type="application/json", headers=headers)
+
+
+def limit_response(limit: int) -> Response:
+    return jsonrpc_error_response(
+        f"session limit reached: this mcp-bridge pod already runs {limit} MCP sessions (--max-sessions {limit}), "
+        "one stdio process each; retry later, end idle sessions, or raise maxSessions or the replicas",
+        503,
+        INTERNAL_ERROR,
+        headers={"Retry-After": "5"},
+    )
+
+
+class SessionManager:
+    """Sessions this pod owns, by session id. Runs their tasks in the app's task group."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        task_group: TaskGroup,
+        security: TransportSecuritySettings | None,
+        on_spawn_result: Callable[[bool, str], None] = lambda ok, why: None,
+    ):
+        self.settings = settings
+        self.task_group = task_group
+        self.security = security
+        self.on_spawn_result = on_spawn_result
+        self.sessions: dict[str, StreamableHTTPServerTransport] = {}
+        self.started_total = 0
+        self.ended_total: dict[str, int] = {}
+
+    @property
+    def params(self) -> StdioServerParameters:
+        cmd = self.settings.command
+        return StdioServerParameters(command=cmd[0], args=cmd[1:], env=self.settings.child_env())
+
+    def owns(self, sid: str) -> StreamableHTTPServerTransport | None:
+        return self.sessions.get(sid)
+
+    async def handle_existing(self, transport: StreamableHTTPServerTransport, sid: str, scope: Scope, receive: Receive, send: Send) -> None:
+        await transport.handle_request(scope, receive, send)
+        if transport.is_terminated:  # the client DELETEd it
+            await self._discard(sid, transport)
+
+    async def open(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A POST without a session id. Only ``initialize`` may open a session, and it is checked
+        before a process is spawned, so a stray request costs no process."""
+        body, receive = await _buffer_body(receive)
+        try:
+            message = json.loads(body)
+        except ValueError:
+            await jsonrpc_error_response("Parse error: the body is not JSON", 400, -32700)(scope, receive, send)
+            return
+        if not (isinstance(message, dict) and message.get("method") == "initialize" and "id" in message):
+            await jsonrpc_error_response(
+                "Bad Request: no Mcp-Session-Id header; a session starts with an initialize request "
+                "(or send MCP-Protocol-Version: 2026-07-28 for a per-request call)",
+                400,
+            )(scope, receive, send)
+            return
+        if len(self.sessions) >= self.settings.max_sessions:
+            log.warning("refused a new session: %d sessions open (--max-sessions)", len(self.sessions))
+            await limit_response(self.settings.max_sessions)(scope, receive, send)
+            return
+        sid = session_id.mint(self.settings.session_key, self.settings.advertise)
+        transport = StreamableHTTPServerTransport(
+            mcp_session_id=sid,
+            security_settings=self.security,
+            idle_timeout=self.settings.session_idle_timeout,
+        )
+        self.sessions[sid] = transport  # counted against the limit from now on
+        self.started_total += 1
+        established = False
+        try:
+            await self.task_group.start(self._run, sid, transport)
+            status = None
+
+            async def watch(msg: Message) -> None:
+                nonlocal status
+                if msg["type"] == "http.response.start":
+                    status = msg["status"]
+                await send(msg)
+
+            await transport.handle_request(scope, receive, watch)
+            established = status is not None and status < 400 and sid in self.sessions
+        finally:
+            if not established:
+                await self._discard(sid, transport)
+
+    async def _run(self, sid: str, transport: StreamableHTTPServerTransport, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        name = session_id.log_name(sid)
+        reason = "ended"
+        async with transport.connect() as (http_read, http_write):
+            task_status.started()
+            inflight = relay.InFlight()
+            idle = transport.idle_scope or anyio.CancelScope()
+            try:
+                with idle:
+                    try:
+                        async with stdio_client(self.params) as (proc_read, proc_write):
+                            log.info("session %s: started %s", name, self.settings.command[0])
+                            ended = await relay.relay(http_read, http_write, proc_read, proc_write, inflight)
+                        # A DELETE (terminate) closes both HTTP streams; whichever pump noticed first, the client ended it.
+                        reason = "exited" if ended == "process" and not transport.is_terminated else "closed"
+                    except OSError as exc:
+                        reason = f"could not be started ({exc.strerror or exc})"
+                        self.on_spawn_result(False, f"spawning {self.settings.command[0]!r} failed: {exc}")
+                if idle.cancelled_caught:
+                    reason = "idle"
+                    log.info("session %s: idle for %ss, stopped its process", name, self.settings.session_idle_timeout)
+                elif reason != "closed":
+                    log.warning("session %s: the stdio process %s; failing the session", name, reason)
+                    await relay.fail_session(http_read, http_write, inflight, reason)
+                else:
+                    log.info("session %s: closed by the client", name)
+            except Exception:
+                log.exception("session %s crashed", name)
+                reason = "crashed"
+            finally:
+                key = reason.split(" ")[0]
+                self.ended_total[key] = self.ended_total.get(key, 0) + 1
+                await self._discard(sid, transport)
+
+    async def _discard(self, sid: str, transport: StreamableHTTPServerTransport) -> None:
+        # Forgotten first (no await before): the id answers 404 from this moment on.
+        self.sessions.pop(sid, None)
+        if not transport.is_terminated:
+            with anyio.CancelScope(shield=True):
+                await transport.terminate()
+
+
+async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
+    """Reads the whole request body and returns it with a ``receive`` that replays it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
