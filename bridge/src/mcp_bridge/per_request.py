@@ -14,7 +14,17 @@ from mcp.server.streamable_http import check_accept_headers
 from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS, classify_inbound_request, find_duplicated_routing_header
 from mcp.shared.inbound import InboundLadderRejection
 from mcp_types import methods as _methods
-from mcp_types import HEADER_MISMATCH, INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, SERVER_INFO_META_KEY
+from mcp_types import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    HEADER_MISMATCH,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    LOG_LEVEL_META_KEY,
+    PARSE_ERROR,
+    PROTOCOL_VERSION_META_KEY,
+    SERVER_INFO_META_KEY,
+)
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -68,7 +78,7 @@ async def handle(shared: SharedProcess, scope: Scope, receive: Receive, send: Se
         await _reply(request_id, {"error": error})(scope, receive, send)
         return
     try:
-        answer = await shared.call(decoded["method"], decoded.get("params"))
+        answer = await shared.call(decoded["method"], handshake_params(decoded.get("params")))
     except NotReady as exc:
         error = {"code": INTERNAL_ERROR, "message": f"the MCP server is not ready: {exc}"}
         await _reply(request_id, {"error": error}, status=503)(scope, receive, send)
@@ -78,6 +88,23 @@ async def handle(shared: SharedProcess, scope: Scope, receive: Receive, send: Se
     else:
         member = modern_result(decoded["method"], verdict.protocol_version, answer.get("result") or {}, shared.server_info)
     await _reply(request_id, member)(scope, receive, send)
+
+
+# The per-request envelope; the shared process was initialized in the handshake era, where these
+# keys are refused ("requests carrying the 2026-07-28 envelope are not accepted"). The bridge has
+# validated them above; the process answers as on any handshake-era connection.
+ENVELOPE_META_KEYS = (PROTOCOL_VERSION_META_KEY, CLIENT_INFO_META_KEY, CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY)
+
+
+def handshake_params(params: dict | None) -> dict | None:
+    """``params`` without the 2026-07-28 envelope keys in ``_meta`` (dropping ``_meta`` if empty)."""
+    if not isinstance(params, dict) or not isinstance(params.get("_meta"), dict):
+        return params
+    meta = {k: v for k, v in params["_meta"].items() if k not in ENVELOPE_META_KEYS}
+    stripped = {k: v for k, v in params.items() if k != "_meta"}
+    if meta:
+        stripped["_meta"] = meta
+    return stripped
 
 
 def modern_result(method: str, version: str, result: dict, server_info: dict | None) -> dict:

@@ -71,16 +71,16 @@ class SharedProcess:
             try:
                 async with stdio_client(self.params) as (read, write):
                     self._write = write
+                    # Stays this if the process ends (the reader cancels the group) mid-handshake.
+                    failure: str | None = "the stdio server process exited before answering initialize"
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(self._read_loop, read, tg.cancel_scope)
                         failure = await self._start(began)
                         if failure:
-                            self.reason = failure
                             tg.cancel_scope.cancel()
                         else:
                             backoff = BACKOFF_MIN
-                    if not failure:
-                        self.reason = "the stdio server process exited"
+                    self.reason = failure or "the stdio server process exited"
             except OSError as exc:
                 self.reason = f"the stdio server could not be started: {self.settings.command[0]}: {exc.strerror or exc}"
             finally:
@@ -119,7 +119,10 @@ class SharedProcess:
             raise NotReady(f"the stdio server refused initialize: {init['error'].get('message')}")
         info = init.get("result", {}).get("serverInfo")
         self.server_info = {k: info[k] for k in ("name", "version") if k in info} if isinstance(info, dict) else None
-        await self._write.send(SessionMessage(JSONRPCNotification(jsonrpc="2.0", method="notifications/initialized")))
+        try:
+            await self._write.send(SessionMessage(JSONRPCNotification(jsonrpc="2.0", method="notifications/initialized")))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
+            raise NotReady("the stdio server process exited during initialize") from exc
         listed = await self._call("tools/list", {})
         if "error" in listed:
             # A server without tools (prompts/resources only) answers -32601: still a working server.
@@ -158,7 +161,10 @@ class SharedProcess:
         event, box = anyio.Event(), []
         self._pending[rid] = (event, box)
         try:
-            await self._write.send(SessionMessage(JSONRPCRequest(jsonrpc="2.0", id=rid, method=method, params=params)))
+            try:
+                await self._write.send(SessionMessage(JSONRPCRequest(jsonrpc="2.0", id=rid, method=method, params=params)))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
+                raise NotReady("the stdio server process exited") from exc
             await event.wait()
         finally:
             self._pending.pop(rid, None)

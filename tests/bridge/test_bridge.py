@@ -1,0 +1,222 @@
+"""The bridge as a real process, with real stdio servers from npm and PyPI (pinned) and the
+official SDK client: both protocol eras, per-session isolation, limits, reaping, crashes, and
+session routing between replicas. Loopback only; every process is stopped by the fixtures."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, MCPError
+
+from mcp_bridge import session_id
+from mcp_bridge.relay import LATE_REQUEST_GRACE
+from tests.bridge.helpers import KEY, bridge, children, get_json
+from tests.kube.balancer import Balancer
+from tests.kube.mcp_servers import EVERYTHING_STDIO, TIME_STDIO, missing_tools
+
+pytestmark = pytest.mark.slow
+CRASHY = [sys.executable, str(Path(__file__).with_name("crashy_server.py"))]
+INIT = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+needs_npx = pytest.mark.skipif(bool(missing_tools(EVERYTHING_STDIO)), reason="npx (Node) is not installed")
+
+
+def text(result) -> str:
+    assert not result.is_error, result
+    return result.content[0].text
+
+
+def open_session(url: str) -> tuple[httpx2.Response, str | None]:
+    r = httpx2.post(url, json=INIT, headers=HEADERS, timeout=60)
+    return r, r.headers.get("mcp-session-id")
+
+
+@needs_npx
+@pytest.mark.parametrize("mode", ["auto", "legacy", "2026-07-28"])
+def test_server_everything_through_the_bridge(mode):
+    with bridge(EVERYTHING_STDIO) as (base, _):
+
+        async def go():
+            async with Client(base + "/mcp", mode=mode) as client:
+                tools = {t.name for t in (await client.list_tools()).tools}
+                assert {"echo", "get-sum", "toggle-simulated-logging"} <= tools
+                assert text(await client.call_tool("echo", {"message": "hello"})) == "Echo: hello"
+                # auto falls back to a session: the stdio server speaks the handshake era only
+                return client.protocol_version
+
+        version = anyio.run(go)
+        assert version == ("2026-07-28" if mode == "2026-07-28" else "2025-11-25")
+
+
+def test_mcp_server_time_through_the_bridge():
+    with bridge(TIME_STDIO) as (base, _):
+
+        async def go(mode):
+            async with Client(base + "/mcp", mode=mode) as client:
+                assert {t.name for t in (await client.list_tools()).tools} == {"get_current_time", "convert_time"}
+                now = json.loads(text(await client.call_tool("get_current_time", {"timezone": "UTC"})))
+                assert now["timezone"] == "UTC" and now["datetime"][:4].isdigit()
+                bad = await client.call_tool("get_current_time", {"timezone": "Mars/Olympus"})
+                assert bad.is_error  # the server's own error reaches the model
+
+        for mode in ("legacy", "2026-07-28"):
+            anyio.run(go, mode)
+
+
+@needs_npx
+def test_concurrent_sessions_keep_separate_state():
+    """server-everything keeps the simulated-logging toggle per process: interleaved toggles in
+    two sessions both start it, which a shared process would not do (the second would stop it)."""
+    with bridge(EVERYTHING_STDIO) as (base, proc):
+
+        async def go():
+            async with Client(base + "/mcp", mode="legacy") as a, Client(base + "/mcp", mode="legacy") as b:
+                first_a = text(await a.call_tool("toggle-simulated-logging", {}))
+                first_b = text(await b.call_tool("toggle-simulated-logging", {}))
+                second_a = text(await a.call_tool("toggle-simulated-logging", {}))
+                assert first_a.startswith("Started") and first_b.startswith("Started")
+                assert second_a.startswith("Stopped")
+                # one process per session, plus the bridge's shared (readiness) process
+                assert len(children(proc.pid)) == 3
+
+        anyio.run(go)
+
+
+def test_process_per_session_and_crash_fails_only_that_session():
+    with bridge(CRASHY) as (base, _):
+        url = base + "/mcp"
+
+        async def go():
+            async with Client(url, mode="legacy") as a, Client(url, mode="legacy") as b:
+                await a.call_tool("remember", {"value": "A"})
+                await b.call_tool("remember", {"value": "B"})
+                assert text(await a.call_tool("pid", {})) != text(await b.call_tool("pid", {}))
+                assert text(await a.call_tool("recall", {})) == "A"
+                with pytest.raises(MCPError, match="the MCP server process of this session exited"):
+                    await a.call_tool("crash", {})
+                await anyio.sleep(LATE_REQUEST_GRACE + 0.3)
+                with pytest.raises(MCPError):  # the session is gone (404: start a new one)
+                    await a.call_tool("recall", {})
+                assert text(await b.call_tool("recall", {})) == "B"  # other sessions go on
+
+        anyio.run(go)
+        status, body = get_json(base + "/readyz")
+        assert status == 200, body  # the pod is fine
+
+
+def test_session_limit_answers_503_with_the_limit():
+    with bridge(CRASHY, "--max-sessions", "2") as (base, _):
+        url = base + "/mcp"
+        first, second = open_session(url), open_session(url)
+        assert first[0].status_code == 200 and second[0].status_code == 200
+        third, sid = open_session(url)
+        assert third.status_code == 503 and sid is None
+        message = third.json()["error"]["message"]
+        assert "session limit reached" in message and "--max-sessions 2" in message
+        httpx2.delete(url, headers={**HEADERS, "mcp-session-id": first[1]}, timeout=10)
+        assert open_session(url)[0].status_code == 200  # room again after a session ends
+
+
+def test_idle_sessions_are_reaped():
+    with bridge(CRASHY, "--session-idle-timeout", "1") as (base, proc):
+        url = base + "/mcp"
+        r, sid = open_session(url)
+        assert r.status_code == 200 and len(children(proc.pid)) == 2
+        time.sleep(3)
+        headers = {**HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
+        after = httpx2.post(url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, timeout=10)
+        assert after.status_code == 404
+        assert len(children(proc.pid)) == 1  # its process was stopped; the shared one stays
+
+
+def test_bad_requests_get_clear_4xx():
+    with bridge(CRASHY) as (base, _):
+        url = base + "/mcp"
+        assert httpx2.get(url, headers=HEADERS, timeout=10).status_code == 400
+        not_init = httpx2.post(url, headers=HEADERS, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=10)
+        assert not_init.status_code == 400 and "initialize" in not_init.json()["error"]["message"]
+        assert httpx2.post(url, headers=HEADERS, content=b"{nope", timeout=10).status_code == 400
+        forged = {**HEADERS, "mcp-session-id": "b1.forged.id.x"}
+        assert httpx2.post(url, headers=forged, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=10).status_code == 404
+        assert get_json(base + "/healthz") == (200, {"status": "ok"})
+
+
+def test_readiness_reports_a_server_that_cannot_start():
+    with bridge(["false"], wait_ready=False) as (base, _):
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status, body = get_json(base + "/readyz")
+            except OSError:
+                status, body = 0, {}
+            if "exited" in body.get("reason", "") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert status == 503 and "exited" in body["reason"]
+        assert get_json(base + "/healthz")[0] == 200  # alive: the kubelet must not restart it for this
+
+
+def test_replicas_forward_sessions_to_their_owner():
+    """Two replicas sharing the key behind a per-connection round-robin balancer: every session
+    keeps one process although its connections land on both pods."""
+    with bridge(CRASHY) as (a, _), bridge(CRASHY) as (b, _):
+        ports = [("127.0.0.1", int(u.rsplit(":", 1)[1])) for u in (a, b)]
+        with Balancer(lambda: ports) as lb:
+
+            async def one_session(n: int) -> None:
+                async with Client(lb.url + "/mcp", mode="legacy") as c:
+                    pids = set()
+                    await c.call_tool("remember", {"value": str(n)})
+                    for _ in range(5):
+                        pids.add(text(await c.call_tool("pid", {})))
+                        assert text(await c.call_tool("recall", {})) == str(n)
+                    assert len(pids) == 1
+
+            async def go():
+                async with anyio.create_task_group() as tg:
+                    for n in range(4):
+                        tg.start_soon(one_session, n)
+
+            anyio.run(go)
+            assert all(lb.connections.get(p, 0) > 0 for p in ports), lb.connections
+
+
+def test_a_forged_owner_never_makes_the_bridge_connect():
+    """An id naming an address, signed with another key, gets 404 and no connection is made."""
+    trap = socket.socket()
+    trap.bind(("127.0.0.1", 0))
+    trap.listen()
+    trap.settimeout(2)
+    accepted: list = []
+
+    def watch():
+        try:
+            accepted.append(trap.accept())
+        except OSError:
+            pass
+
+    threading.Thread(target=watch, daemon=True).start()
+    owner = f"127.0.0.1:{trap.getsockname()[1]}"
+    with bridge(CRASHY) as (base, _):
+        for key in (b"another-key-0123456789", KEY.encode() + b"x"):
+            forged = session_id.mint(key, owner)
+            r = httpx2.post(base + "/mcp", headers={**HEADERS, "mcp-session-id": forged}, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=10)
+            assert r.status_code == 404
+        # correctly signed (a real replica) but the request was already forwarded once: no loop
+        valid = session_id.mint(KEY.encode(), owner)
+        r = httpx2.post(base + "/mcp", headers={**HEADERS, "mcp-session-id": valid, "mcp-bridge-forwarded": "1"}, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=10)
+        assert r.status_code == 404
+    time.sleep(0.5)
+    trap.close()
+    assert accepted == []
