@@ -44,3 +44,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "control_plane" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.cluster)
+
+
+def pytest_addoption(parser):
+    # The apply strategy the real Metacontroller runs with in the end-to-end tests and the journey
+    # (tests/kube/metacontroller.py); the environment variable is the same switch for bench/ and demos.
+    parser.addoption("--apply-strategy", choices=("dynamic-apply", "server-side-apply"),
+                     default=os.environ.get("MCP_METACONTROLLER_APPLY_STRATEGY", "dynamic-apply"),
+                     help="Metacontroller --apply-strategy for end-to-end tests (default: dynamic-apply, "
+                          "its client-side 3-way merge; env MCP_METACONTROLLER_APPLY_STRATEGY)")
+
+
+@pytest.fixture(scope="session")
+def apply_strategy(request) -> str:
+    """Metacontroller's --apply-strategy for this session (pytest --apply-strategy)."""
+    return request.config.getoption("--apply-strategy")

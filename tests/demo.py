@@ -20,6 +20,8 @@ from tests.kube.controlplane import remove_state
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.demo")
     parser.add_argument("--state", type=Path, default=REPO / ".state" / "demo-cluster")
+    parser.add_argument("--apply-strategy", choices=("dynamic-apply", "server-side-apply"), default=None,
+                        help="Metacontroller --apply-strategy (default: its own, dynamic-apply)")
     args = parser.parse_args(argv)
     cp = ControlPlane(args.state.resolve())
     cp.stop()  # a previous run's cluster holds its release and sample: start clean
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"==> local control plane in {cp.state_dir}")
     cp.start()
     print(f"    ok: {cp.server} ({len(cp.nodes)} kwok nodes)")
-    journey = Journey(cp)
+    journey = Journey(cp, apply_strategy=args.apply_strategy)
     results = journey.run()
     print(f"\nJourney complete in {time.monotonic() - started:.0f}s. The MCP client listed "
           f"{len(results['tools'])} tools and called list-pods through kubectl port-forward.")

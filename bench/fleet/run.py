@@ -3,10 +3,11 @@
     .venv/bin/python bench/fleet/run.py                 # N=100, own throwaway control plane
     .venv/bin/python bench/fleet/run.py --n 1000 --nodes 6
     .venv/bin/python bench/fleet/run.py --kubeconfig K  # an existing cluster (CRD is applied)
-    METACONTROLLER_BIN=/path/metacontroller .venv/bin/python bench/fleet/run.py
+    .venv/bin/python bench/fleet/run.py --apply-strategy server-side-apply
 
-The hook runs as real gunicorn (production command), Metacontroller is the stand-in from
-tests/metacontroller (or METACONTROLLER_BIN), pods become Ready through kwok. "Ready" means
+The hook runs as real gunicorn (production command), Metacontroller is the real binary
+(tests/kube/metacontroller.py; METACONTROLLER_BIN overrides the tool cache's), pods become Ready
+through kwok. "Ready" means
 status.phase=Ready, the Ready condition True and status.observedGeneration == metadata.generation.
 Prints one summary line (and --json for a machine-readable record).
 """
@@ -37,8 +38,9 @@ from tests.e2e_hook.procs import (  # noqa: E402
     stop_metacontroller,
 )
 from tests.kube import ControlPlane  # noqa: E402
-from tests.metacontroller.informer import Informer  # noqa: E402
-from tests.metacontroller.kube import Kube  # noqa: E402
+from tests.kube import metacontroller as mcbin  # noqa: E402
+
+GROUP, VERSION, PLURAL = "mcp.example.com", "v1alpha1", "mcpservers"
 
 
 def mcpserver(name: str, ns: str, config: bool) -> dict:
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qps", type=float, default=50.0,
                     help="Metacontroller --client-go-qps (real default: 5; bench default 50)")
     ap.add_argument("--burst", type=int, default=100, help="Metacontroller --client-go-burst (real default: 10)")
+    ap.add_argument("--apply-strategy", choices=mcbin.APPLY_STRATEGIES, default=mcbin.DEFAULT_APPLY_STRATEGY,
+                    help="Metacontroller --apply-strategy")
     ap.add_argument("--hook-workers", type=int, default=2, help="GUNICORN_WORKERS")
     ap.add_argument("--hook-threads", type=int, default=4, help="GUNICORN_THREADS")
     ap.add_argument("--no-config", action="store_true", help="MCPServers without spec.config (no ConfigMap)")
@@ -115,14 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         apply_mcp_crd(cp)
         hook = start_hook_server(work, workers=args.hook_workers, threads=args.hook_threads)
         mc = start_metacontroller(cp, hook.url, work, workers=args.workers, qps=args.qps, burst=args.burst,
-                                  cc_file=CC_FILE)
-        kube = Kube(cp.kubeconfig, qps=0, burst=1)  # the observer is not rate limited
+                                  cc_file=CC_FILE, apply_strategy=args.apply_strategy)
+        api = _custom_objects(cp.kubeconfig)
         ns = f"fleet-{uuid.uuid4().hex[:6]}"
         cp.kubectl("create", "namespace", ns)
         time.sleep(2)  # let the controller's informers sync before the burst
 
         items = [mcpserver(f"mcp-{i:04d}", ns, not args.no_config) for i in range(args.n)]
-        path = f"/apis/mcp.example.com/v1alpha1/namespaces/{ns}/mcpservers"
         # observe through a watch (a 1000-item LIST every half second would load the box it measures)
         ready_at: dict[str, float] = {}
         clock = {"t0": time.monotonic()}
@@ -132,15 +135,13 @@ def main(argv: list[str] | None = None) -> int:
             if meta.get("namespace") == ns and meta["name"] not in ready_at and is_ready(obj):
                 ready_at[meta["name"]] = time.monotonic() - clock["t0"]
 
-        observer = Informer(kube, kube.resource("mcp.example.com/v1alpha1", "mcpservers"))
-        observer.add_handler(seen, lambda _old, new: seen(new), lambda _obj: None)
-        observer.start()
-        observer.synced.wait(30)
+        observer = _Watcher(api, ns, seen).start()
 
         t0 = clock["t0"] = time.monotonic()
         # "at once": concurrent creates (kubectl apply of a 1000-item List is itself client-throttled)
         with ThreadPoolExecutor(max_workers=32) as pool:
-            list(pool.map(lambda o: kube.request("POST", path, body=o, timeout=120), items))
+            list(pool.map(lambda o: api.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, o,
+                                                                        _request_timeout=120), items))
         t_applied = time.monotonic() - t0
         last_print = 0.0
         while len(ready_at) < args.n:
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         hook_calls = scrape_hook_calls(hook.url)
         times = sorted(ready_at.values())
         ok = len(times) == args.n
-        controller = f"metacontroller {os.environ['METACONTROLLER_BIN']}" if mc.real else "stand-in"
+        controller = f"metacontroller {mcbin.binary()} ({args.apply_strategy})"
         summary = (f"fleet: N={args.n} {'all Ready in' if ok else 'TIMEOUT, Ready'} "
                    f"{(times[-1] if ok else total):.1f}s"
                    f"{'' if ok else f' ({len(times)}/{args.n})'} | applied in {t_applied:.1f}s, "
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             cp.kubectl("delete", "mcps", "--all", "-n", ns, "--wait=false", timeout=300)
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and kube.request("GET", path).get("items"):
+            while time.monotonic() < deadline and api.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL,
+                                                                                    limit=1).get("items"):
                 time.sleep(1)
             cp.kubectl("delete", "namespace", ns, "--wait=false", check=False)
         return 0 if ok else 1
@@ -190,6 +192,66 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
         elif args.keep:
             print(f"kept: {work}")
+
+
+def _custom_objects(kubeconfig: str):
+    """A CustomObjectsApi with a connection pool for the 32 concurrent creates; not rate limited
+    (the benchmark measures the controller, not its own client)."""
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    cfg.connection_pool_maxsize = 40
+    return client.CustomObjectsApi(client.ApiClient(cfg))
+
+
+class _Watcher:
+    """Calls `seen(obj)` for every MCPServer of a namespace as it is listed, added or modified: a
+    watch, since a 1000-item LIST every half second would load the box it measures."""
+
+    def __init__(self, api, ns: str, seen):
+        import threading
+
+        self.api, self.ns, self.seen = api, ns, seen
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fleet-watch", daemon=True)
+
+    def start(self) -> "_Watcher":
+        self._relist()
+        self._thread.start()
+        return self
+
+    def _relist(self) -> None:
+        first = self.api.list_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL)
+        self._rv = first["metadata"]["resourceVersion"]
+        for obj in first.get("items", []):
+            self.seen(obj)
+
+    def _run(self) -> None:
+        from kubernetes import watch
+
+        while not self._stop.is_set():
+            w = watch.Watch()
+            try:
+                for ev in w.stream(self.api.list_namespaced_custom_object, GROUP, VERSION, self.ns, PLURAL,
+                                   resource_version=self._rv, timeout_seconds=60, allow_watch_bookmarks=True):
+                    obj = ev["object"]
+                    self._rv = obj.get("metadata", {}).get("resourceVersion", self._rv)
+                    if ev["type"] in ("ADDED", "MODIFIED"):
+                        self.seen(obj)
+                    if self._stop.is_set():
+                        break
+            except Exception:  # noqa: BLE001 - a dropped or expired watch: list again, then watch on
+                time.sleep(0.5)
+                try:
+                    self._relist()
+                except Exception:  # noqa: BLE001
+                    pass
+            finally:
+                w.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 class _ExistingCluster:

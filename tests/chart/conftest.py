@@ -1,9 +1,10 @@
 """Fixtures for installing the chart on the local control plane.
 
 `chart_cluster`: the session's control plane, made ready for the chart:
-- Metacontroller's CRDs (tests/metacontroller/crds) are applied so `metacontroller.k8s.io/v1alpha1
-  CompositeController` is served and the chart's prerequisite check passes. Metacontroller itself
-  cannot be obtained here: nothing reconciles the CompositeController in these tests.
+- Metacontroller's CRDs (from its release, beside the built binary: tests/kube/metacontroller.py)
+  are applied so `metacontroller.k8s.io/v1alpha1 CompositeController` is served and the chart's
+  prerequisite check passes. No Metacontroller runs the CompositeControllers these tests create
+  (the end-to-end suites start theirs scoped by `--target-label-selector`, so they ignore them).
 - The chart relies on two kube-controller-manager controllers the harness may not run:
   `clusterrole-aggregation-controller` (the admin/edit/view aggregation) and `job-controller`
   (the `helm test` Job). When tests/kube's CONTROLLERS lacks them, a second kube-controller-manager
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +24,6 @@ from tests.kube import free_port as _free_port
 from tests.kube import stop_process
 
 EXTRA_CONTROLLERS = ("clusterrole-aggregation-controller", "job-controller")
-MC_CRDS = Path(__file__).resolve().parents[1] / "metacontroller" / "crds" / "metacontroller-crds.yaml"
 
 
 
@@ -79,10 +78,9 @@ def chart_cluster(control_plane, extra_controllers):
 @pytest.fixture(scope="session")
 def metacontroller_crds(chart_cluster):
     """Serve metacontroller.k8s.io/v1alpha1 (CRDs only; nothing reconciles them here)."""
-    chart_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(MC_CRDS))
-    chart_cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/compositecontrollers.metacontroller.k8s.io"
-    )
+    from tests.kube.metacontroller import install_crds
+
+    install_crds(chart_cluster)
     # helm discovers API groups through the (cached) discovery API: wait until it is listed.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

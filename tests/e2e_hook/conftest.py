@@ -4,10 +4,10 @@
   production command `gunicorn -c python:mcp_operator_hook.gunicorn_conf
   "mcp_operator_hook.app:create_app()"` and GUNICORN_BIND=127.0.0.1:<port>.
 - `mcp_crd`: crds/mcpservers.mcp.example.com.yaml applied (real schema + CEL validation).
-- `metacontroller`: deploy/compositecontroller.yaml with its webhooks pointed at hook_server, run by
-  the stand-in (`python -m tests.metacontroller`), or by a real metacontroller binary when
-  METACONTROLLER_BIN is set (its CRDs from tests/metacontroller/crds are applied and the
-  CompositeController object is created in the cluster).
+- `metacontroller`: the real Metacontroller binary (tests/kube/metacontroller.py; its release CRDs are
+  applied) running deploy/compositecontroller.yaml with its webhooks given as `url` pointing at
+  hook_server, with `--apply-strategy` from `pytest --apply-strategy` (dynamic-apply by default,
+  or server-side-apply); the fixture value has `.apply_strategy`, `.controller` and `.log_lines()`.
 The hook is session-scoped; the controller is module-scoped (see its fixture).
 """
 
@@ -46,12 +46,13 @@ def mcp_crd(control_plane):
 
 
 @pytest.fixture(scope="module")
-def metacontroller(control_plane, mcp_crd, hook_server, e2e_logs):
+def metacontroller(control_plane, mcp_crd, hook_server, e2e_logs, apply_strategy):
     """Module-scoped on purpose: it reconciles MCPServers in every namespace, so it must be gone
     before other test packages (tests/hook, tests/journey, ...) create MCPServers of their own."""
     if not CC_FILE.exists():
         pytest.skip(f"{CC_FILE.relative_to(REPO)} not present")
-    mc = start_metacontroller(control_plane, hook_server.url, e2e_logs, qps=50, burst=100)
+    mc = start_metacontroller(control_plane, hook_server.url, e2e_logs, qps=50, burst=100,
+                              apply_strategy=apply_strategy)
     yield mc
     drain_finalizing(control_plane, mc)
     stop_metacontroller(control_plane, mc)
@@ -82,5 +83,5 @@ def pytest_runtest_makereport(item, call):
     if rep.when == "call" and rep.failed:
         for name in ("hook_server", "metacontroller"):
             proc = item.funcargs.get(name) if hasattr(item, "funcargs") else None
-            if isinstance(proc, Proc):
-                rep.sections.append((f"{proc.name} log (tail)", proc.tail(80)))
+            if isinstance(proc, Proc) or hasattr(proc, "tail"):
+                rep.sections.append((f"{name} log (tail)", proc.tail(80)))

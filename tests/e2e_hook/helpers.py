@@ -55,3 +55,19 @@ def is_ready(cp, ns: str, name: str):
             and st.get("observedGeneration") == obj["metadata"]["generation"]):
         return obj
     return None
+
+
+def hook_sync_calls(hook_url: str) -> int:
+    """Sync requests the hook has answered so far (its Prometheus counter mcp_hook_requests_total)."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(hook_url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("mcp_hook_requests_total{") and 'hook="sync"' in line:
+            m = re.search(r"\}\s+([0-9.eE+]+)$", line)
+            if m:
+                total += float(m.group(1))
+    return int(total)

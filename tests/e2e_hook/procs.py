@@ -1,9 +1,8 @@
-"""Processes for end-to-end runs: the hook under gunicorn, Metacontroller (stand-in or real binary),
-and the MCPServer CRD. Used by tests/e2e_hook/conftest.py and bench/fleet/run.py."""
+"""Processes for end-to-end runs: the hook under gunicorn, the real Metacontroller binary, and the
+MCPServer CRD. Used by tests/e2e_hook/conftest.py and bench/fleet/run.py."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,11 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 from tests.kube import free_port
-from tests.metacontroller import CRDS_DIR, load_controllers, rewrite_hook_urls
 from tests.kube import stop_process
+from tests.kube.metacontroller import MetacontrollerProcess, load_controllers, rewrite_hook_urls
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "crds" / "mcpservers.mcp.example.com.yaml"
@@ -83,49 +80,22 @@ def apply_mcp_crd(cp) -> None:
         time.sleep(0.3)
 
 
-class MetacontrollerProc(Proc):
-    real: bool
-    controller: dict
+MetacontrollerProc = MetacontrollerProcess
 
 
 def start_metacontroller(cp, hook_url: str, log_dir: Path, workers: int = 5, qps: float | None = None,
-                         burst: int | None = None, cc_file: Path = CC_FILE) -> MetacontrollerProc:
-    """Run the stand-in (default) or METACONTROLLER_BIN against the cluster, hooks at hook_url."""
+                         burst: int | None = None, cc_file: Path = CC_FILE,
+                         apply_strategy: str | None = None) -> MetacontrollerProcess:
+    """The real Metacontroller (tests/kube/metacontroller.py) running cc_file's CompositeControllers
+    with their webhooks pointed at hook_url. `apply_strategy`: dynamic-apply (Metacontroller's
+    default, client-side 3-way merge) or server-side-apply; default $MCP_METACONTROLLER_APPLY_STRATEGY
+    or dynamic-apply."""
     ccs = [rewrite_hook_urls(cc, hook_url) for cc in load_controllers(cc_file)]
     if not ccs:
         raise RuntimeError(f"no CompositeController in {cc_file}")
-    binary = os.environ.get("METACONTROLLER_BIN")
-    rate = []
-    if qps is not None:
-        rate += ["--client-go-qps", str(qps)]
-    if burst is not None:
-        rate += ["--client-go-burst", str(burst)]
-    if binary:
-        cp.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRDS_DIR))
-        for crd in ("compositecontrollers", "decoratorcontrollers", "controllerrevisions"):
-            cp.kubectl("wait", "--for=condition=Established", f"crd/{crd}.metacontroller.k8s.io", "--timeout=60s")
-        for cc in ccs:
-            cp.kubectl("apply", "-f", "-", input=json.dumps(cc))
-        args = [binary, f"--kubeconfig={cp.kubeconfig}", "--discovery-interval=2s",
-                f"--workers={workers}", "--metrics-address=0", "--health-probe-bind-address=0",
-                "--zap-log-level=4", *rate]
-    else:
-        cc_path = log_dir / "compositecontroller.local.yaml"
-        cc_path.write_text(yaml.safe_dump_all(ccs))
-        args = [sys.executable, "-m", "tests.metacontroller", "--kubeconfig", cp.kubeconfig,
-                "--controller", str(cc_path), "--workers", str(workers), "--discovery-interval", "2", "-v",
-                *rate]
-    mc = MetacontrollerProc("metacontroller", args, cp.env(), log_dir / "metacontroller.log")
-    mc.real = bool(binary)
-    mc.controller = ccs[0]
-    time.sleep(0.5)
-    if not mc.alive():
-        raise RuntimeError(f"metacontroller exited:\n{mc.tail()}")
-    return mc
+    return MetacontrollerProcess.start(cp, ccs, log_dir / "metacontroller.log", workers=workers, qps=qps,
+                                       burst=burst, apply_strategy=apply_strategy)
 
 
-def stop_metacontroller(cp, mc: MetacontrollerProc) -> None:
-    mc.stop()
-    if mc.real:
-        cp.kubectl("delete", "compositecontroller", mc.controller["metadata"]["name"], "--ignore-not-found",
-                   check=False)
+def stop_metacontroller(cp, mc: MetacontrollerProcess) -> None:
+    mc.stop(cp)

@@ -17,12 +17,12 @@ pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture(scope="module")
-def outage_env(control_plane, mcp_crd, tmp_path_factory):
+def outage_env(control_plane, mcp_crd, tmp_path_factory, apply_strategy):
     if not CC_FILE.exists():
         pytest.skip(f"{CC_FILE.relative_to(REPO)} not present")
     logs = tmp_path_factory.mktemp("outage-logs")
     hook = start_hook_server(logs)
-    mc = start_metacontroller(control_plane, hook.url, logs, qps=50, burst=100)
+    mc = start_metacontroller(control_plane, hook.url, logs, qps=50, burst=100, apply_strategy=apply_strategy)
     env = {"hook": hook, "mc": mc, "logs": logs}
     yield env
     if env["hook"].alive() is False:

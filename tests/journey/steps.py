@@ -6,10 +6,10 @@ its pod is started as a local process (its env, its mounted config, its ServiceA
 an MCP client connects through `kubectl port-forward svc/<name>` -> lists tools, calls one ->
 kubectl scale mcps -> helm upgrade -> kubectl delete -> helm uninstall, leaving nothing behind.
 
-Metacontroller cannot be obtained here, so the Metacontroller stand-in (tests/metacontroller)
-plays its part; it reads the CompositeController the chart installed and reaches the hook the way
-in-cluster DNS would, through `kubectl port-forward svc/<hook>` to the hook pod, which is itself
-started from the chart's Deployment by the pod runner.
+The real Metacontroller binary runs the CompositeController the chart installed (scoped to it with
+`--target-label-selector`) and calls its `webhook.service` as in-cluster: a loopback proxy that plays
+cluster DNS (tests/kube/svcproxy.py) sends `http://<hook>.<ns>:80/sync` through `kubectl
+port-forward svc/<hook>` to the hook pods, which the pod runner starts from the chart's Deployment.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from typing import Callable
 import anyio
 
 from tests.kube import ControlPlane, free_port, stop_process, wait_for
+from tests.kube import metacontroller as mcbin
 from tests.kube.podrunner import RunningPod, run_pod
+from tests.kube.svcproxy import ServiceProxy
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "mcp-operator"
 BASIC = REPO / "examples" / "basic-mcpserver.yaml"
-METACONTROLLER_CRDS = REPO / "tests" / "metacontroller" / "crds"
 RELEASE, OPERATOR_NS = "mcp-operator", "mcp-system"
 
 
@@ -47,6 +48,7 @@ class Journey:
     results: dict = field(default_factory=dict)
     name: str = "basic-mcpserver"
     namespace: str = "default"
+    apply_strategy: str | None = None  # Metacontroller --apply-strategy (None: its default)
 
     # --- plumbing ---------------------------------------------------------------------------
     def step(self, title: str, fn: Callable, *args):
@@ -94,10 +96,8 @@ class Journey:
 
     # --- the steps --------------------------------------------------------------------------
     def install_prerequisites(self):
-        # Metacontroller's own CRDs, as its installation would create them.
-        self.cp.kubectl("apply", "--server-side", "-f", str(METACONTROLLER_CRDS))
-        wait_for(lambda: self.cp.kubectl("get", "compositecontrollers", check=False).returncode == 0,
-                 what="CompositeController API")
+        # Metacontroller's own CRDs from its release, as its installation would create them.
+        mcbin.install_crds(self.cp)
 
     def helm_install(self):
         self.helm("install", RELEASE, str(CHART), "-n", OPERATOR_NS, "--create-namespace", "--wait",
@@ -108,23 +108,23 @@ class Journey:
         self.say(f"    hook Deployment {hook['metadata']['name']}: {hook['status']['readyReplicas']} ready")
 
     def start_hook_and_controller(self):
-        from tests.metacontroller import Metacontroller, rewrite_hook_urls
-
         hook = self.get("deployment", self.results["hook_deployment"], "-n", OPERATOR_NS)
         selector = hook["spec"]["selector"]["matchLabels"]
         pods = self.run_pods_of(OPERATOR_NS, selector)
         self.say(f"    hook pods started locally: {[p.name for p in pods]}")
-        ccs = self.get("compositecontrollers")["items"]
+        ccs = self.get("compositecontrollers", "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]
         cc = next(c for c in ccs if c["spec"]["parentResource"]["resource"] == "mcpservers")
         svc = cc["spec"]["hooks"]["sync"]["webhook"]["service"]
-        # Every hook pod is started, so whichever pod port-forward picks answers.
-        local = self.port_forward(svc["namespace"], f"svc/{svc['name']}", svc.get("port", 80))
-        wait_for(lambda: _http_ok(f"http://127.0.0.1:{local}/readyz"), what="hook /readyz through the Service")
-        mc = Metacontroller(self.cp.kubeconfig, [rewrite_hook_urls(cc, f"http://127.0.0.1:{local}")])
-        mc.start()
+        proxy = ServiceProxy(self.cp).start()
+        self.stack.callback(proxy.stop)
+        log = Path(self.cp.state_dir) / "metacontroller.log"
+        mc = mcbin.MetacontrollerProcess.run(
+            self.cp, log, target_label_selector=f"app.kubernetes.io/instance={RELEASE}",
+            apply_strategy=self.apply_strategy, env=proxy.env(), qps=50, burst=100)
         self.stack.callback(mc.stop)
-        self.say(f"    Metacontroller stand-in runs CompositeController {cc['metadata']['name']} "
-                 f"-> svc/{svc['name']} (via port-forward 127.0.0.1:{local})")
+        self.results["metacontroller_log"] = str(log)
+        self.say(f"    Metacontroller {mcbin.binary()} runs CompositeController {cc['metadata']['name']} "
+                 f"-> http://{svc['name']}.{svc['namespace']}:{svc.get('port', 80)} (cluster DNS via {proxy.url})")
 
     def apply_basic_sample(self):
         self.cp.kubectl("apply", "-f", str(BASIC))
@@ -222,7 +222,7 @@ class Journey:
         try:
             self.step("Metacontroller prerequisites (its CRDs)", self.install_prerequisites)
             self.step(f"helm install {RELEASE} charts/mcp-operator -n {OPERATOR_NS}", self.helm_install)
-            self.step("hook pods and the Metacontroller stand-in", self.start_hook_and_controller)
+            self.step("hook pods and Metacontroller", self.start_hook_and_controller)
             self.step(f"kubectl apply -f {BASIC.relative_to(REPO)}", self.apply_basic_sample)
             self.step("give the server read-only Kubernetes access (spec.serviceAccount)", self.grant_kubernetes_access)
             self.step("MCP client through kubectl port-forward svc/basic-mcpserver", self.connect_mcp_client)

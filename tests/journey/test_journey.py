@@ -24,9 +24,9 @@ def own_control_plane():
 
 @pytest.mark.cluster
 @pytest.mark.slow
-def test_user_journey(own_control_plane):
+def test_user_journey(own_control_plane, apply_strategy):
     lines: list[str] = []
-    results = Journey(own_control_plane, say=lines.append).run()
+    results = Journey(own_control_plane, say=lines.append, apply_strategy=apply_strategy).run()
 
     assert results["endpoint"] == "http://basic-mcpserver.default.svc.cluster.local:3001/mcp"
     # The MCP client reached the server through kubectl port-forward svc/basic-mcpserver.
