@@ -295,6 +295,17 @@ def test_attached_package_runs_the_package_itself():
     assert "MCP_BRIDGE_SESSION_KEY" not in [e["name"] for e in env_of(k["Deployment"])]
 
 
+@pytest.mark.parametrize("spec", [
+    {}, {"config": {"a": "b"}}, {"transport": "stdio"}, {"transport": "stdio", "package": PYPI},
+    {"transport": "stdio", "package": NPM, "stdio": {"expose": "attach"}},
+    {"transport": "stdio", "command": ["srv"], "env": [{"name": "POD_IP", "value": "x"}, {"name": "HOME", "value": "/h"}]},
+], ids=["http", "config", "attach", "bridge-package", "attach-package", "bridge-command-user-env"])
+def test_env_names_are_unique_for_every_kind_of_server(spec):
+    names = [e["name"] for e in env_of(kids(parent(**spec))["Deployment"])]
+    assert len(names) == len(set(names)), names
+    assert "POD_IP" in names
+
+
 # --- the bridge's Secret -------------------------------------------------------------------------
 
 def test_session_key_is_generated_once_then_kept():

@@ -73,9 +73,9 @@ def runtime_env() -> list[dict]:
 
 
 def bridge_env(name: str) -> list[dict]:
-    """Env only the bridge needs: its pod IP and the session-signing key."""
+    """Env only the bridge needs: the session-signing key (POD_IP is an operator default of
+    every server container, see children.env_list)."""
     return [
-        {"name": C.ENV_POD_IP, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         {"name": C.ENV_BRIDGE_SESSION_KEY,
          "valueFrom": {"secretKeyRef": {"name": secret_name(name), "key": C.BRIDGE_SECRET_KEY}}},
     ]

@@ -85,7 +85,6 @@ BRIDGE_READINESS_PATH = "/readyz"
 BRIDGE_SECRET_SUFFIX = "-bridge"
 BRIDGE_SECRET_KEY = "session-key"  # data key of the Secret <name>-bridge
 ENV_BRIDGE_SESSION_KEY = "MCP_BRIDGE_SESSION_KEY"
-ENV_POD_IP = "POD_IP"
 BRIDGE_HOME = "/tmp/home"
 CACHE_VOLUME = "cache"
 CACHE_MOUNT_PATH = "/cache"
