@@ -467,3 +467,20 @@ def test_package_command_mapping():
     assert bridge.package_command({"registry": "pypi", "name": "a-b", "version": "2026.1"}) == ["uvx", "a-b==2026.1"]
 
 
+
+
+def test_a_foreign_secret_named_like_the_bridge_secret_is_a_name_conflict():
+    from mcp_operator_hook import related as rel
+
+    from .test_hook_related import related_req, secret
+
+    p = bridged(package=NPM)
+    p["metadata"]["namespace"] = "ns1"
+    rules = rel.customize({"parent": p})["relatedResources"]
+    assert {"apiVersion": "v1", "resource": "secrets", "namespace": "ns1", "names": ["pkg-bridge"]} in rules
+    assert "secrets" not in {r["resource"] for r in rel.customize({"parent": parent()})["relatedResources"]}
+    resp = sync(related_req(p, secrets=[secret("pkg-bridge", {"session-key": "someone else's"})]), now=NOW)
+    assert "Secret" not in by_kind(resp["children"])  # never applied over a Secret it does not own
+    ready = cond(resp["status"], "Ready")
+    assert resp["status"]["phase"] == "Failed" and ready["reason"] == "NameConflict", ready
+    assert "Secret ns1/pkg-bridge" in ready["message"]

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from . import related as rel
 
-_KIND_KEY = {"Deployment": rel.DEPLOYMENT_KEY, "Service": rel.SERVICE_KEY, "ConfigMap": rel.CONFIGMAP_KEY}
+_KIND_KEY = {"Deployment": rel.DEPLOYMENT_KEY, "Service": rel.SERVICE_KEY, "ConfigMap": rel.CONFIGMAP_KEY,
+             "Secret": rel.SECRET_KEY}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ import json
 from dataclasses import dataclass, field
 
 from . import constants as C
+from .bridge import secret_name as bridge_secret_name
 from .children import configmap_name, selector_labels
+from .spec import apply_defaults, is_bridged
 
 POD_KEY = "Pod.v1"
 SECRET_KEY = "Secret.v1"
@@ -114,15 +116,20 @@ def references(spec) -> Refs:
     return refs
 
 
-def own_names(name: str) -> dict[str, list[str]]:
-    """Names the hook's children take, per related key (for collision detection)."""
+def own_names(name: str, spec=None) -> dict[str, list[str]]:
+    """Names the hook's children take, per related key (for collision detection). The bridge's
+    Secret only for a bridged stdio ``spec`` (other servers read no Secret of their own)."""
     from .record import record_name  # record imports children; keep the import graph acyclic
 
-    return {
+    out = {
         DEPLOYMENT_KEY: [name],
         SERVICE_KEY: [name],
         CONFIGMAP_KEY: [configmap_name(name), record_name(name)],
+        SECRET_KEY: [],
     }
+    if isinstance(spec, dict) and is_bridged(apply_defaults(spec)):
+        out[SECRET_KEY].append(bridge_secret_name(name))
+    return out
 
 
 def customize(request) -> dict:
@@ -138,7 +145,7 @@ def customize(request) -> dict:
     if name is None or namespace is None:
         raise BadRequest("request.parent.metadata.name and .namespace must be non-empty strings")
     refs = references(request["parent"].get("spec"))
-    own = own_names(name)
+    own = own_names(name, request["parent"].get("spec"))
     rules = [
         {"apiVersion": "v1", "resource": "pods", "namespace": namespace,
          "labelSelector": {"matchLabels": selector_labels(name)}},
@@ -149,9 +156,10 @@ def customize(request) -> dict:
         {"apiVersion": "v1", "resource": "configmaps", "namespace": namespace,
          "names": sorted(set(own[CONFIGMAP_KEY]) | set(refs.configmaps))},
     ]
-    if refs.secrets:  # an empty names list would select every Secret of the namespace
+    secrets = set(refs.secrets) | set(own[SECRET_KEY])
+    if secrets:  # an empty names list would select every Secret of the namespace
         rules.append({"apiVersion": "v1", "resource": "secrets", "namespace": namespace,
-                      "names": sorted(refs.secrets)})
+                      "names": sorted(secrets)})
     return {"relatedResources": rules}
 
 

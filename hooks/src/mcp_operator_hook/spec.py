@@ -159,7 +159,8 @@ def stdio_expose(spec: dict) -> str | None:
     image's own entrypoint is the stdio server, as in the seed's stdio sample)."""
     if spec.get("transport") != C.TRANSPORT_STDIO:
         return None
-    expose = (spec.get("stdio") or {}).get("expose")
+    stdio = spec.get("stdio")
+    expose = stdio.get("expose") if isinstance(stdio, dict) else None  # spec may be invalid
     if expose:
         return expose
     return C.EXPOSE_BRIDGE if (spec.get("package") or spec.get("command")) else C.EXPOSE_ATTACH
