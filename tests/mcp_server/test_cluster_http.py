@@ -197,4 +197,20 @@ def test_mcp_inspector_cli_lists_our_tools(control_plane, tmp_path):
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         names = {t["name"] for t in json.loads(r.stdout)["tools"]}
-        assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "create-pod", "delete-pod"}
+        assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
+
+
+def test_mcp_inspector_cli_lists_our_tools_over_stdio(control_plane, tmp_path):
+    """The same check over stdio: the Inspector CLI starts `mcp-k8s-server` itself."""
+    import shutil
+    import sys
+
+    if not shutil.which("npx"):
+        pytest.skip("npx not installed")
+    server_cmd = [sys.executable, "-m", "mcp_k8s_server"]
+    r = subprocess.run(["npx", "-y", INSPECTOR, "--cli", "-e", f"KUBECONFIG={control_plane.kubeconfig}",
+                        "-e", "MCP_TRANSPORT=stdio", *server_cmd, "--method", "tools/list"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    names = {t["name"] for t in json.loads(r.stdout)["tools"]}
+    assert {"api-resources", "namespaces-list", "resources-list", "resources-get", "list-pods"} <= names

@@ -471,3 +471,48 @@ def fit_object(obj: Any, budget: int, protect: Iterable[str] = ()) -> tuple[Any,
         if json_size(obj) <= budget:
             return obj, True
     return obj, True
+
+
+# -- any object -------------------------------------------------------------------------------
+SECRET_KINDS = ("Secret",)
+
+
+def redact_object(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of any Kubernetes object that is safe to show a model.
+
+    - metadata without managedFields; ``kubectl.kubernetes.io/last-applied-configuration`` removed
+      (it repeats the object as applied, a Secret's data included); annotation values whose key
+      looks like a credential masked;
+    - a Secret's ``data``/``stringData`` values masked (keys kept: they say what the Secret holds);
+    - every container ``env`` list anywhere (pods, pod templates, CRDs embedding them) through
+      ``redact_env``: Secret references shown as references, credential-looking literals masked.
+    """
+    out = _redact(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        meta = strip_metadata(meta)
+        ann = meta.get("annotations")
+        if isinstance(ann, dict):
+            meta["annotations"] = {k: (MASK if SENSITIVE_ENV_NAME.search(k) and v else v) for k, v in ann.items()}
+        out["metadata"] = meta
+    if out.get("kind") in SECRET_KINDS:
+        for key in ("data", "stringData"):
+            if isinstance(out.get(key), dict):
+                out[key] = {k: MASK for k in out[key]}
+    return out
+
+
+def _redact(o: Any) -> Any:
+    if isinstance(o, dict):
+        res = {}
+        for k, v in o.items():
+            if k == "env" and isinstance(v, list) and all(isinstance(e, dict) and "name" in e for e in v):
+                res[k] = redact_env(v)
+            elif k == "last-applied-configuration" or k == NOISE_ANNOTATIONS[0]:
+                continue
+            else:
+                res[k] = _redact(v)
+        return res
+    if isinstance(o, list):
+        return [_redact(v) for v in o]
+    return o

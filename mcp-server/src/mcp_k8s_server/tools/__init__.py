@@ -6,23 +6,24 @@ next to a compact text block. Write tools are not registered at all in read-only
 reach the model as tool errors (isError) with a message it can act on.
 
 - ``models``: the output models; ``common``: annotations, argument types, ``result``;
-- ``paging``: the one cursor/budget loop; ``pods``, ``events``: the tools themselves.
+- ``paging``: the one cursor/budget loop; ``pods``, ``events``, ``cluster`` (any resource kind): the tools.
 """
 
 from mcp.server.mcpserver import MCPServer
 
 from ..deps import Deps
-from . import events, pods
+from . import cluster, events, pods
 from .pods import container_name, pod_manifest
 
 WRITE_TOOLS = ("create-pod", "delete-pod")
-READ_TOOLS = ("list-pods", "describe-pod", "list-events", "get-pod-logs")
+READ_TOOLS = ("list-pods", "describe-pod", "list-events", "get-pod-logs", "api-resources", "namespaces-list", "resources-list", "resources-get")
 
 
 def register(mcp: MCPServer, deps: Deps) -> None:
     """Register every tool on ``mcp`` (write tools only when the server is not read-only)."""
     pods.register(mcp, deps)
     events.register(mcp, deps)
+    cluster.register(mcp, deps)
 
 
 __all__ = ["READ_TOOLS", "WRITE_TOOLS", "container_name", "pod_manifest", "register"]

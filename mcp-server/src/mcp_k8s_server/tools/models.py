@@ -4,6 +4,8 @@ Field names follow the Kubernetes API's camelCase, so a model reading them can m
 kubectl output and API fields.
 """
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -145,3 +147,62 @@ class PodDeleted(BaseModel):
     namespace: str
     uid: str | None = None
     message: str
+
+
+class ApiResource(BaseModel):
+    name: str = Field(description="Plural resource name, as in kubectl get <name>.")
+    shortNames: list[str] = []
+    apiVersion: str
+    namespaced: bool
+    kind: str
+    verbs: list[str] = []
+    categories: list[str] = []
+
+
+class ApiResourceList(BaseModel):
+    resources: list[ApiResource]
+    count: int
+    truncated: bool = False
+    notice: str | None = None
+
+
+class ResourceRow(BaseModel):
+    name: str
+    namespace: str | None = None
+    cells: dict[str, Any] = Field(description="The columns kubectl get shows for this kind (server-side printing), by column name.")
+
+
+class ResourceList(BaseModel):
+    apiVersion: str
+    kind: str
+    namespace: str | None = Field(None, description="The namespace listed; absent for cluster-scoped kinds and all namespaces.")
+    columns: list[str]
+    items: list[ResourceRow]
+    count: int
+    remainingItemCount: int | None = None
+    nextCursor: str | None = None
+    truncated: bool = False
+    notice: str | None = None
+
+
+class ResourceObject(BaseModel):
+    apiVersion: str
+    kind: str
+    name: str
+    namespace: str | None = None
+    object: dict[str, Any] = Field(description="The object without managedFields; Secret values, credential-looking env values and annotations, and last-applied configurations redacted.")
+    truncated: bool = False
+    notice: str | None = None
+
+
+class NamespaceSummary(BaseModel):
+    name: str
+    status: str | None = None
+    age: str | None = None
+
+
+class NamespaceList(BaseModel):
+    namespaces: list[NamespaceSummary]
+    count: int
+    truncated: bool = False
+    notice: str | None = None

@@ -38,6 +38,7 @@ async def list_page(
     fingerprint: str,
     cursor: str | None,
     budget: int,
+    name_of: Callable[[Mapping[str, Any]], str] | None = None,
 ) -> Page:
     """One page of summaries within ``budget`` bytes.
 
@@ -57,6 +58,7 @@ async def list_page(
             next_continue=meta.get("continue"),
             fingerprint=fingerprint,
             budget=budget,
+            **({"name_of": name_of} if name_of else {}),
         )
         if items or not meta.get("continue"):
             return Page(items, nxt, notice, meta)
