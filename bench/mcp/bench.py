@@ -38,6 +38,8 @@ sys.path[:0] = [str(REPO), str(HERE)]
 
 OUR_BIN = str(Path(sys.executable).parent / "mcp-k8s-server")
 NAMESPACE = "bench-mcp"
+# Both servers pinned to the same single core (the last one), the load generator to the others.
+PIN: list[str] = []
 
 
 def free_port() -> int:
@@ -49,7 +51,7 @@ def free_port() -> int:
 
 
 # -- load generator ----------------------------------------------------------------------------
-def _worker(port: int, body: bytes, count: int, threads: int, q) -> None:
+def _worker(port: int, seq: list, count: int, threads: int, q) -> None:
     lat: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -57,15 +59,15 @@ def _worker(port: int, body: bytes, count: int, threads: int, q) -> None:
     def run(n: int) -> None:
         nonlocal errors
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
         mine, bad = [], 0
-        for _ in range(n):
+        for i in range(n):
+            body, headers = seq[i % len(seq)]
             t = time.perf_counter()
             try:
                 conn.request("POST", "/mcp", body=body, headers=headers)
                 r = conn.getresponse()
                 data = r.read()
-                ok = r.status == 200 and b'"error"' not in data[:200] and b'"isError":true' not in data
+                ok = r.status in (200, 202) and b'"error"' not in data[:200] and b'"isError":true' not in data
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -85,13 +87,13 @@ def _worker(port: int, body: bytes, count: int, threads: int, q) -> None:
     q.put((lat, errors))
 
 
-def load(port: int, payload: dict, requests: int, procs: int = 2, threads: int = 4) -> dict:
-    body = json.dumps(payload).encode()
+def load(port: int, seq: list, requests: int, procs: int = 2, threads: int = 4) -> dict:
+    """``seq``: the (body, headers) requests one connection sends in turn, as a real client would."""
     ctx = mp.get_context("fork")
     q = ctx.Queue()
     per = [requests // procs + (1 if i < requests % procs else 0) for i in range(procs)]
     start = time.perf_counter()
-    ps = [ctx.Process(target=_worker, args=(port, body, n, threads, q)) for n in per]
+    ps = [ctx.Process(target=_worker, args=(port, seq, n, threads, q)) for n in per]
     for p in ps:
         p.start()
     results = [q.get(timeout=600) for _ in ps]
@@ -127,14 +129,14 @@ class Server:
     def start(self) -> float:
         """Spawn and wait for the first successful tools/list; return the cold start in seconds."""
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([*PIN, *self.cmd], env=self.env, cwd=self.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}).encode()
         while time.perf_counter() - t0 < 60:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("POST", "/mcp", body=body, headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+                conn.request("POST", "/mcp", body=body, headers=HANDSHAKE)
                 r = conn.getresponse()
                 data = r.read()
                 conn.close()
@@ -192,15 +194,48 @@ def prepare_cluster(kubeconfig: str, pods: int, kubectl: str) -> None:
 
 
 # -- main ----------------------------------------------------------------------------------------
+BASE = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+HANDSHAKE = {**BASE, "MCP-Protocol-Version": "2025-11-25"}  # what a 2025-11-25 client sends after initialize
+META = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": {"name": "mcp", "version": "0.1.0"},
+        "io.modelcontextprotocol/clientCapabilities": {}}
+
+
+def req(method: str, params: dict | None = None, era: str = "2025-11-25", id_: int | None = 1) -> tuple[bytes, dict]:
+    """One request exactly as the official SDK client sends it (captured from its wire traffic)."""
+    msg: dict = {"jsonrpc": "2.0", "method": method}
+    if id_ is not None:
+        msg["id"] = id_
+    if era == "2026-07-28":
+        msg["params"] = {**(params or {}), "_meta": META}
+        headers = {**BASE, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+    else:
+        if params is not None:
+            msg["params"] = params
+        headers = HANDSHAKE if method != "initialize" else BASE
+    return json.dumps(msg, separators=(",", ":")).encode(), headers
+
+
+LIST_PODS = {"name": "list-pods", "arguments": {"namespace": NAMESPACE}}
+POD_RESOURCE = {"uri": f"k8s://namespace/{NAMESPACE}/pods"}
+INIT = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "mcp", "version": "0.1.0"}}
+
+
+def session(call: tuple[str, dict]) -> list:
+    """A 2025-11-25 session: initialize, initialized, tools/list, then three calls."""
+    return [req("initialize", INIT), req("notifications/initialized", id_=None), req("tools/list"),
+            *(req(call[0], call[1], id_=i) for i in range(2, 5))]
+
+
+# scenario -> (our requests, the seed's requests); the seed has no list-pods tool: its pod resource
 SCENARIOS = {
-    "tools/list": ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},) * 2,
-    "list pods (resource k8s://namespace/NS/pods)": (
-        {"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": f"k8s://namespace/{NAMESPACE}/pods"}},
-    ) * 2,
-    "list pods (our list-pods tool | seed resource)": (
-        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "list-pods", "arguments": {"namespace": NAMESPACE}}},
-        {"jsonrpc": "2.0", "id": 1, "method": "resources/read", "params": {"uri": f"k8s://namespace/{NAMESPACE}/pods"}},
-    ),
+    "tools/list (2025-11-25 header)": ([req("tools/list")],) * 2,
+    "tools/list (2026-07-28)": ([req("tools/list", era="2026-07-28")],) * 2,
+    "list pods: our list-pods tool | seed resource (2025-11-25)": (
+        [req("tools/call", LIST_PODS)], [req("resources/read", POD_RESOURCE)]),
+    "list pods: our list-pods tool | seed resource (2026-07-28)": (
+        [req("tools/call", LIST_PODS, era="2026-07-28")], [req("resources/read", POD_RESOURCE, era="2026-07-28")]),
+    "list pods: resource k8s://namespace/NS/pods": ([req("resources/read", POD_RESOURCE)],) * 2,
+    "session mix (initialize, tools/list, 3 calls)": (session(("tools/call", LIST_PODS)), session(("resources/read", POD_RESOURCE))),
 }
 
 
@@ -214,7 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=4, help="connections per load process")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--no-seed", action="store_true", help="skip the TypeScript baseline")
+    ap.add_argument("--core", type=int, default=(os.cpu_count() or 1) - 1, help="the core both servers are pinned to (taskset)")
     args = ap.parse_args(argv)
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        PIN[:] = ["taskset", "-c", str(args.core)]
+        others = set(range(os.cpu_count() or 1)) - {args.core}
+        os.sched_setaffinity(0, others)  # the load generator (and its forks) off the servers' core
 
     cp = None
     state = None
@@ -269,10 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for scenario, payloads in SCENARIOS.items():
                 for idx, (name, srv) in enumerate(servers.items()):
-                    payload = payloads[0] if name == "ours" else payloads[1]
-                    n = args.requests if scenario == "tools/list" else args.list_requests
-                    load(srv.port, payload, min(100, n), args.procs, args.threads)  # warm-up
-                    r = load(srv.port, payload, n, args.procs, args.threads)
+                    seq = payloads[0] if name == "ours" else payloads[1]
+                    n = args.requests if scenario.startswith("tools/list") else args.list_requests
+                    load(srv.port, seq, min(100, n), args.procs, args.threads)  # warm-up
+                    r = load(srv.port, seq, n, args.procs, args.threads)
                     results[name][scenario] = r
                     print(f"[bench] {name:5s} {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}", flush=True)
             for name, srv in servers.items():

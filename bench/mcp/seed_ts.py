@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SEED = REPO.parent / "shared" / "seed" / "000_199bd44c71219f0c.txt"
+# /work/shared beside the repository, or beside the worktree root (/work/wt/<name>)
+DEFAULT_SEED = next((p for p in (REPO.parent / "shared" / "seed" / "000_199bd44c71219f0c.txt", REPO.parents[1] / "shared" / "seed" / "000_199bd44c71219f0c.txt") if p.exists()), REPO.parent / "shared" / "seed" / "000_199bd44c71219f0c.txt")
 DEFAULT_OUT = REPO / ".cache" / "bench" / "seed-ts"
 # exact versions (the lower bounds of the seed's ^ranges)
 PINS = {
