@@ -82,7 +82,7 @@ def test_bearer_token_auth(control_plane, tmp_path):
                 from mcp.client.streamable_http import streamable_http_client
 
                 async with Client(streamable_http_client(srv.url, http_client=http), mode="2026-07-28") as c:
-                    assert len((await c.list_tools()).tools) == 6
+                    assert len((await c.list_tools()).tools) == 10
 
         anyio.run(go)
 
