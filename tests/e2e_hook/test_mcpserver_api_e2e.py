@@ -6,19 +6,29 @@ under gunicorn and Metacontroller, with kwok pods scheduled by the real kube-sch
   spreads over the nodes, becomes Ready with its endpoint and a ClientIP Service;
 - a stdio package server becomes a bridged Deployment behind a Service with its session-key
   Secret, which keeps its value across resyncs and spec edits;
-- an edit the API refuses changes nothing.
+- an edit the API refuses changes nothing;
+- a server started by its `command`, configured through `envFrom` and a Secret mounted as a file,
+  runs (pod runner) and answers an MCP client through `kubectl port-forward svc/...` only with the
+  token from that file.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
+import secrets
+import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
 
 from mcp_operator_hook import constants as C
 from tests.e2e_hook.helpers import condition, is_ready, kget, wait_for
+from tests.kube import free_port, stop_process
+from tests.kube.podrunner import run_pod
 
 pytestmark = pytest.mark.cluster
 READY_TIMEOUT = 90
@@ -143,3 +153,68 @@ def test_refused_edit_changes_nothing(control_plane, namespace, metacontroller):
     r = apply_in(cp, ns, mcps("every", transport="stdio", package=pkg, sessions="stateful"), check=False)
     assert r.returncode != 0 and "spec.sessions applies to the HTTP transports" in r.stderr
     assert kget(cp, "deployment", "every", "-n", ns)["metadata"]["generation"] == before
+
+
+@contextlib.contextmanager
+def port_forward(cp, ns: str, target: str, remote_port: int):
+    local = free_port()
+    proc = subprocess.Popen([str(cp.bins / "kubectl"), "--kubeconfig", cp.kubeconfig, "port-forward", "-n", ns,
+                             target, f"{local}:{remote_port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: proc.poll() is None and _status(f"http://127.0.0.1:{local}/health") == 200, timeout=30,
+                 what=f"kubectl port-forward {target}")
+        yield local
+    finally:
+        stop_process(proc, grace=5)
+
+
+def _status(url: str, data: bytes | None = None, headers: dict | None = None) -> int | None:
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def test_env_from_and_a_secret_file_reach_the_running_server(control_plane, namespace, metacontroller):
+    import anyio
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    cp, ns = control_plane, namespace
+    token = secrets.token_hex(16)
+    cp.kubectl("create", "secret", "generic", "srv-auth", "-n", ns, f"--from-literal=bearer={token}")
+    cp.kubectl("create", "configmap", "srv-settings", "-n", ns,
+               "--from-literal=MCP_AUTH_TOKEN_FILE=/var/run/mcp-auth/token", "--from-literal=LOG_LEVEL=info")
+    apply_in(cp, ns, mcps("authd", image="mcp-k8s-server:latest", command=["mcp-k8s-server"], port=3001,
+                          envFrom=[{"configMapRef": {"name": "srv-settings"}}],
+                          volumes=[{"name": "auth", "mountPath": "/var/run/mcp-auth", "secret": {
+                              "secretName": "srv-auth", "items": [{"key": "bearer", "path": "token"}]}}]))
+    wait_for(lambda: is_ready(cp, ns, "authd"), timeout=READY_TIMEOUT, what="MCPServer Ready")
+    (pod,) = kget(cp, "pods", "-n", ns, "-l", f"{C.LABEL_INSTANCE}=authd")["items"]
+    running = run_pod(cp, ns, pod["metadata"]["name"])
+    try:
+        wait_for(lambda: running.proc.poll() is None and _status(f"http://127.0.0.1:{running.local_port}/health") == 200,
+                 timeout=30, what=f"the server process (log: {running.log})")
+        assert running.extra["env"]["LOG_LEVEL"] == "info"  # from envFrom
+        with port_forward(cp, ns, "svc/authd", 3001) as local:
+            url = f"http://127.0.0.1:{local}/mcp"
+            body = json.dumps({"jsonrpc": "2.0", "method": "tools/list", "params": {}, "id": 1}).encode()
+            hdrs = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+            assert _status(url, body, hdrs) == 401  # the token file is in force
+            assert _status(url, body, {**hdrs, "Authorization": "Bearer wrong"}) == 401
+
+            async def tools():
+                async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+                    async with Client(streamable_http_client(url, http_client=http)) as client:
+                        return [t.name for t in (await client.list_tools()).tools]
+
+            names = anyio.run(tools)
+            assert "list-pods" in names
+        assert token not in running.log.read_text()
+    finally:
+        running.stop()

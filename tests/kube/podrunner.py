@@ -2,7 +2,7 @@
 
 kwok marks pods Running without running anything. For the user journey we start what the pod
 describes, from the API's view of it: the container's env (values, fieldRefs, ConfigMap and
-Secret refs), its ConfigMap volumes, and a token of its ServiceAccount. Three honest deviations
+Secret refs, envFrom), its ConfigMap and Secret volumes, and a token of its ServiceAccount. Three honest deviations
 from a kubelet, all forced by having no container runtime:
 - the image is not pulled: its command and env come from the Dockerfile target of that name, run
   from this venv (where the packages are installed the way the Dockerfile installs them);
@@ -14,6 +14,7 @@ from a kubelet, all forced by having no container runtime:
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import threading
@@ -115,8 +116,6 @@ def resolve_env(cp: ControlPlane, pod: dict, container: dict) -> dict[str, str]:
             obj = json.loads(cp.kubectl("get", kind, ref["name"], "-n", ns, "-o", "json").stdout)
             value = obj.get("data", {}).get(ref["key"], "")
             if kind == "secret":
-                import base64
-
                 value = base64.b64decode(value).decode()
             env[e["name"]] = value
         elif "resourceFieldRef" in src:
@@ -124,6 +123,57 @@ def resolve_env(cp: ControlPlane, pod: dict, container: dict) -> dict[str, str]:
         else:
             env[e["name"]] = ""
     return env
+
+
+def _object_data(cp: ControlPlane, namespace: str, kind: str, name: str, optional: bool) -> dict[str, str] | None:
+    """A ConfigMap's data or a Secret's decoded data; None when it is missing and optional (as the
+    kubelet starts the container then), else the kubectl error."""
+    r = cp.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=not optional)
+    if r.returncode != 0:
+        return None
+    obj = json.loads(r.stdout)
+    data = obj.get("data") or {}
+    if kind == "secret":
+        return {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return dict(data)
+
+
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+
+
+def resolve_env_from(cp: ControlPlane, pod: dict, container: dict) -> dict[str, str]:
+    """``envFrom``: every key of each ConfigMap/Secret (with its prefix) in order, later sources
+    winning; keys that are not valid variable names are skipped, as the kubelet does. ``env``
+    entries override these (the caller merges them after)."""
+    ns = pod["metadata"]["namespace"]
+    env: dict[str, str] = {}
+    for src in container.get("envFrom", []):
+        kind, ref = ("configmap", src["configMapRef"]) if "configMapRef" in src else ("secret", src["secretRef"])
+        data = _object_data(cp, ns, kind, ref["name"], bool(ref.get("optional")))
+        for key, value in (data or {}).items():
+            name = src.get("prefix", "") + key
+            if _ENV_NAME.match(name):
+                env[name] = value
+    return env
+
+
+def write_volume_files(cp: ControlPlane, namespace: str, volume: dict, local: Path) -> None:
+    """The files a ConfigMap or Secret volume shows: every key, or only ``items`` at their paths
+    (file modes are not reproduced; Secret files are written owner-only)."""
+    for kind, field_name, name_key in (("configmap", "configMap", "name"), ("secret", "secret", "secretName")):
+        src = volume.get(field_name)
+        if not src:
+            continue
+        data = _object_data(cp, namespace, kind, src[name_key], bool(src.get("optional"))) or {}
+        items = src.get("items") or [{"key": k, "path": k} for k in data]
+        for item in items:
+            if item["key"] not in data:
+                continue
+            target = local / item["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(data[item["key"]])
+            if kind == "secret":
+                target.chmod(0o600)
 
 
 def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str | None = None) -> RunningPod:
@@ -139,14 +189,10 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
         local = root / vm["mountPath"].lstrip("/")
         local.mkdir(parents=True, exist_ok=True)
         mounts[vm["mountPath"]] = local
-        vol = volumes.get(vm["name"], {})
-        if "configMap" in vol:
-            cm = json.loads(cp.kubectl("get", "configmap", vol["configMap"]["name"], "-n", namespace, "-o", "json").stdout)
-            for key, value in cm.get("data", {}).items():
-                (local / key).write_text(value)
+        write_volume_files(cp, namespace, volumes.get(vm["name"], {}), local)
 
     image_command, image_env = image_config(container["image"])
-    env = {**image_env, **resolve_env(cp, pod, container)}
+    env = {**image_env, **resolve_env_from(cp, pod, container), **resolve_env(cp, pod, container)}
     longest_first = sorted(mounts.items(), key=lambda kv: -len(kv[0]))
     for k, v in env.items():  # one rewrite per value, by the deepest mount that holds it
         for mount_path, local in longest_first:
