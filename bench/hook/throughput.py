@@ -64,7 +64,8 @@ def sync_request() -> bytes:
         m.setdefault("annotations", {})[C.LAST_APPLIED_ANNOTATION] = json.dumps(obj)
         m.update({"uid": "u-" + o["kind"], "resourceVersion": "99", "generation": 1})
         key = {"Deployment": C.DEPLOYMENT_CHILD_KEY, "Service": C.SERVICE_CHILD_KEY,
-               "ConfigMap": C.CONFIGMAP_CHILD_KEY}[o["kind"]]
+               "ConfigMap": C.CONFIGMAP_CHILD_KEY, "Role": C.ROLE_CHILD_KEY,
+               "RoleBinding": C.ROLEBINDING_CHILD_KEY}[o["kind"]]
         if o["kind"] == "Deployment":
             n = o["spec"]["replicas"]
             o["status"] = {"observedGeneration": 1, "replicas": n, "updatedReplicas": n, "readyReplicas": n,

@@ -10,6 +10,7 @@ import yaml
 
 from mcp_operator_hook import constants as C
 from mcp_operator_hook import record
+from mcp_operator_hook import prober
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_PATH = REPO / "crds" / "mcpservers.mcp.example.com.yaml"
@@ -37,7 +38,8 @@ def request(parent_obj: dict, observed: list[dict] | None = None, v2: bool = Fal
     children = {k: {} for k in C.CHILD_KEYS}
     for obj in observed or []:
         key = {"Deployment": C.DEPLOYMENT_CHILD_KEY, "Service": C.SERVICE_CHILD_KEY,
-               "ConfigMap": C.CONFIGMAP_CHILD_KEY, "Secret": C.SECRET_CHILD_KEY}[obj["kind"]]
+               "ConfigMap": C.CONFIGMAP_CHILD_KEY, "Secret": C.SECRET_CHILD_KEY, "Role": C.ROLE_CHILD_KEY,
+               "RoleBinding": C.ROLEBINDING_CHILD_KEY}[obj["kind"]]
         m = obj["metadata"]
         children[key][f"{m['namespace']}/{m['name']}" if v2 else m["name"]] = obj
     req = {"controller": {"metadata": {"name": C.COMPOSITE_CONTROLLER_NAME}}, "parent": parent_obj,
@@ -105,15 +107,22 @@ def is_record(child: dict) -> bool:
     return child["kind"] == "ConfigMap" and child["metadata"]["name"].endswith(record.SUFFIX)
 
 
+# What the mcp-prober sidecar adds for a server reachable over HTTP (keys of by_kind).
+PROBER_KINDS = {"ConfigMap/inventory", "Role", "RoleBinding"}
+
+
 def by_kind(children: list[dict]) -> dict[str, dict]:
     """The server's children by kind; the hook's own record ConfigMap is left out (see
-    ``record_of``)."""
+    ``record_of``), the prober's inventory ConfigMap is under "ConfigMap/inventory"."""
     out = {}
     for c in children:
         if is_record(c):
             continue
-        assert c["kind"] not in out, f"two {c['kind']} children"
-        out[c["kind"]] = c
+        key = c["kind"]
+        if key == "ConfigMap" and c["metadata"]["name"].endswith(prober.INVENTORY_SUFFIX):
+            key = "ConfigMap/inventory"
+        assert key not in out, f"two {key} children"
+        out[key] = c
     return out
 
 
@@ -133,5 +142,8 @@ def env_of(dep: dict) -> list[dict]:
 
 
 def container_of(dep: dict) -> dict:
-    (c,) = dep["spec"]["template"]["spec"]["containers"]
+    """The server container; any other container is the mcp-prober sidecar."""
+    containers = dep["spec"]["template"]["spec"]["containers"]
+    (c,) = [c for c in containers if c["name"] == C.CONTAINER_NAME]
+    assert [o["name"] for o in containers if o is not c] in ([], [prober.PROBER_CONTAINER])
     return c

@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from mcp_operator_hook import bridge
+from mcp_operator_hook import prober
 from mcp_operator_hook import constants as C
 from mcp_operator_hook import spec as specmod
 from mcp_operator_hook.sync import sync, sync_json
 
-from .helpers import LATER, NOW, REPO, as_observed, by_kind, cond, container_of, deployment_state, env_of, parent, request
+from .helpers import PROBER_KINDS, LATER, NOW, REPO, as_observed, by_kind, cond, container_of, deployment_state, env_of, parent, request
 
 THIRD_PARTY = sorted((REPO / "examples" / "third-party").glob("*.yaml"))
 
@@ -133,7 +134,7 @@ def test_env_from_and_secret_and_configmap_files():
         {"name": "creds", "mountPath": "/var/run/creds", "readOnly": True},  # read-only by default
         {"name": "rules", "mountPath": "/etc/rules"},
     ]
-    assert pod_spec(dep)["volumes"][2:] == [
+    assert [v for v in pod_spec(dep)["volumes"][2:] if v["name"] != prober.TOKEN_VOLUME] == [
         {"name": "creds", "secret": {"secretName": "gcp", "items": [{"key": "k.json", "path": "credentials.json"}],
                                      "defaultMode": 288}},
         {"name": "rules", "configMap": {"name": "rules"}},
@@ -239,7 +240,7 @@ def bridged(**spec):
 def test_package_runs_behind_the_bridge(package, stdio_cmd):
     p = bridged(package=package, replicas=3)
     k = kids(p)
-    assert set(k) == {"Deployment", "Service", "Secret"}
+    assert set(k) == {"Deployment", "Service", "Secret"} | PROBER_KINDS
     dep = k["Deployment"]
     c = container_of(dep)
     assert c["image"] == C.BRIDGE_IMAGE

@@ -48,7 +48,8 @@ def test_printer_columns():
     cols = [(c["name"], c["jsonPath"]) for c in VERSION["additionalPrinterColumns"]]
     assert cols == [("Phase", ".status.phase"), ("Ready", ".status.readyReplicas"),
                     ("Replicas", ".spec.replicas"), ("Transport", ".spec.transport"),
-                    ("Endpoint", ".status.endpoint"), ("Age", ".metadata.creationTimestamp")]
+                    ("Tools", ".status.server.toolCount"), ("Endpoint", ".status.endpoint"),
+                    ("Age", ".metadata.creationTimestamp")]
 
 
 def _walk(schema, path="$"):
@@ -183,9 +184,11 @@ def test_compositecontroller_manifest():
     assert s["parentResource"] == {"apiVersion": C.API_VERSION, "resource": C.PLURAL}
     assert [(c["apiVersion"], c["resource"], c["updateStrategy"]["method"]) for c in s["childResources"]] == [
         ("apps/v1", "deployments", "InPlace"), ("v1", "services", "InPlace"), ("v1", "configmaps", "InPlace"),
-        ("v1", "secrets", "InPlace")]
+        ("v1", "secrets", "InPlace"), ("rbac.authorization.k8s.io/v1", "roles", "InPlace"),
+        ("rbac.authorization.k8s.io/v1", "rolebindings", "InPlace")]
     # the child keys the hook reads are the ones Metacontroller builds from these rules
-    kinds = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap", "secrets": "Secret"}
+    kinds = {"deployments": "Deployment", "services": "Service", "configmaps": "ConfigMap", "secrets": "Secret",
+             "roles": "Role", "rolebindings": "RoleBinding"}
     assert tuple(f"{kinds[c['resource']]}.{c['apiVersion']}" for c in s["childResources"]) == C.CHILD_KEYS
     assert s["hooks"]["sync"]["webhook"]["url"] == "http://hook:8080" + C.SYNC_PATH
     assert s["hooks"]["finalize"]["webhook"]["url"] == "http://hook:8080" + C.FINALIZE_PATH

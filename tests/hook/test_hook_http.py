@@ -73,7 +73,8 @@ def test_invalid_spec_is_200_with_failed_status(client):
     assert r.status_code == 200
     body = r.get_json()
     assert body["status"]["phase"] == "Failed"
-    assert sorted(c["kind"] for c in body["children"]) == ["ConfigMap", "Deployment", "Service"]  # + record
+    assert sorted(c["kind"] for c in body["children"]) == ["ConfigMap", "ConfigMap", "Deployment", "Role",
+                                                           "RoleBinding", "Service"]  # + record, inventory
     assert metric(client, "mcp_hook_invalid_spec_total", hook="sync") == 1
 
 

@@ -301,7 +301,7 @@ def test_objects_of_other_namespaces_are_ignored():
     p = parent()
     foreign = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "srv", "namespace": "other"}}
     resp = run(p, deployments=[foreign])
-    assert {c["kind"] for c in resp["children"]} == {"Deployment", "Service", "ConfigMap"}
+    assert {c["kind"] for c in resp["children"]} == {"Deployment", "Service", "ConfigMap", "Role", "RoleBinding"}
 
 
 # --- referenced Secrets / ConfigMaps roll the pods ------------------------------------------------
@@ -372,4 +372,5 @@ def test_a_corrupt_record_falls_back_to_observed_copies():
         if is_record(o):
             o["data"]["spec.json"] = "{not json"
     resp = run(parent(transport="stdio", replicas=3), observed)
-    assert sorted(c["kind"] for c in resp["children"]) == ["ConfigMap", "Deployment", "Service"]
+    assert sorted(c["kind"] for c in resp["children"]) == ["ConfigMap", "ConfigMap", "Deployment", "Role",
+                                                           "RoleBinding", "Service"]

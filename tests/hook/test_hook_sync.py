@@ -13,7 +13,7 @@ from mcp_operator_hook.errors import BadRequest
 from mcp_operator_hook.sync import finalize, sync
 
 from .helpers import (EXAMPLES, LATER, NOW, as_observed, by_kind, cond, container_of,
-                      deployment_state, env_of, is_record, load_example, parent, record_of, request)
+                      PROBER_KINDS, deployment_state, env_of, is_record, load_example, parent, record_of, request)
 
 
 def run(p, observed=None, now=NOW, **kw):
@@ -42,7 +42,7 @@ def test_examples_produce_their_children(path):
     kids = by_kind(resp["children"])
     name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
     transport = spec.get("transport", C.DEFAULT_TRANSPORT)
-    assert set(kids) == ({"Deployment"} | ({"Service"} if transport != "stdio" else set())
+    assert set(kids) == ({"Deployment"} | ({"Service"} | PROBER_KINDS if transport != "stdio" else set())
                          | ({"ConfigMap"} if spec.get("config") else set()))
     dep = kids["Deployment"]
     assert dep["metadata"]["name"] == name and dep["metadata"]["namespace"] == ns
@@ -402,14 +402,16 @@ def test_invalid_spec_without_record_strips_server_fields():
     observed = [o for o in rolled_out(good) if not is_record(o)]
     resp = run(parent(transport="stdio", replicas=5), observed)
     assert resp["status"]["phase"] == "Failed"
-    assert len(resp["children"]) == len(observed) == 2
+    assert len(resp["children"]) == len(observed) == 5  # + the prober's inventory, Role, RoleBinding
     for c in resp["children"]:
         assert "status" not in c
         for f in ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "ownerReferences"):
             assert f not in c["metadata"]
         assert C.LAST_APPLIED_ANNOTATION not in c["metadata"].get("annotations", {})
         assert C.CONTROLLER_UID_LABEL not in c["metadata"]["labels"]
-        assert c["apiVersion"] in ("apps/v1", "v1") and c["kind"] in ("Deployment", "Service")
+        assert (c["apiVersion"], c["kind"]) in (("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap"),
+                                                ("rbac.authorization.k8s.io/v1", "Role"),
+                                                ("rbac.authorization.k8s.io/v1", "RoleBinding"))
     svc = by_kind(resp["children"])["Service"]
     assert "clusterIP" not in svc["spec"] and "clusterIPs" not in svc["spec"]
     assert svc["spec"]["ports"][0]["port"] == 8080
@@ -485,7 +487,8 @@ def test_conditions_in_fixed_order_with_observed_generation():
 
 def test_children_are_emitted_in_fixed_order_without_nulls():
     resp = run(parent(config={"a": "b"}))
-    assert [c["kind"] for c in resp["children"]] == ["ConfigMap", "Deployment", "Service", "ConfigMap"]
+    assert [c["kind"] for c in resp["children"]] == ["ConfigMap", "Deployment", "Service", "ConfigMap", "Role",
+                                                     "RoleBinding", "ConfigMap"]
     assert is_record(resp["children"][-1])
     assert "null" not in json.dumps(resp["children"])
     for c in resp["children"]:
@@ -558,7 +561,7 @@ def test_finalize_deletes_children_then_reports_finalized():
     assert first["children"] == [] and first["finalized"] is False
     assert first["status"]["phase"] == "Terminating"
     assert cond(first["status"], "Ready")["reason"] == "Terminating"
-    assert "waiting for 4 child object(s)" in cond(first["status"], "Ready")["message"]
+    assert "waiting for 7 child object(s)" in cond(first["status"], "Ready")["message"]
     done = finalize(request(p, [], finalizing=True), now=NOW)
     assert done["finalized"] is True and done["children"] == []
     assert set(done) == {"status", "children", "finalized"}

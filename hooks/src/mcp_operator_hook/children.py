@@ -11,6 +11,7 @@ import hashlib
 import json
 
 from . import bridge
+from . import prober
 from . import constants as C
 from .quantity import canonical_quantity, parse_quantity
 from .spec import is_bridged, serves_http, stdio_expose
@@ -294,6 +295,7 @@ def deployment(name: str, namespace: str, spec: dict, config_hash: str | None) -
     }
     if spec.get("serviceAccount"):
         pod_spec["serviceAccountName"] = spec["serviceAccount"]
+    prober.add_to_pod(pod_spec, name, spec)
     if stdio_expose(spec) == C.EXPOSE_ATTACH:
         # Never two stdio servers at once (one client, one process).
         strategy = {"type": "Recreate"}
@@ -362,4 +364,5 @@ def desired_children(name: str, namespace: str, spec: dict) -> list[dict]:
     out.append(deployment(name, namespace, spec, config_hash))
     if serves_http(spec):
         out.append(service(name, namespace, spec))
+    out.extend(prober.children(name, namespace, spec))
     return out

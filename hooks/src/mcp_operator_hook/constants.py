@@ -62,7 +62,10 @@ DEPLOYMENT_CHILD_KEY = "Deployment.apps/v1"
 SERVICE_CHILD_KEY = "Service.v1"
 CONFIGMAP_CHILD_KEY = "ConfigMap.v1"
 SECRET_CHILD_KEY = "Secret.v1"
-CHILD_KEYS = (DEPLOYMENT_CHILD_KEY, SERVICE_CHILD_KEY, CONFIGMAP_CHILD_KEY, SECRET_CHILD_KEY)
+ROLE_CHILD_KEY = "Role.rbac.authorization.k8s.io/v1"  # the mcp-prober's Role (prober.py)
+ROLEBINDING_CHILD_KEY = "RoleBinding.rbac.authorization.k8s.io/v1"
+CHILD_KEYS = (DEPLOYMENT_CHILD_KEY, SERVICE_CHILD_KEY, CONFIGMAP_CHILD_KEY, SECRET_CHILD_KEY, ROLE_CHILD_KEY,
+              ROLEBINDING_CHILD_KEY)
 
 CONTAINER_NAME = "mcp-server"
 PORT_NAME = "mcp"
@@ -159,8 +162,9 @@ COND_SERVICE_READY = "ServiceReady"
 COND_CONFIGURATION_VALID = "ConfigurationValid"
 COND_SESSION_ROUTING = "SessionRouting"
 # Order in which conditions appear in status (deterministic).
+COND_TOOLS_CHANGED = "ToolsChanged"  # from the mcp-prober's inventory (inventory.py)
 CONDITION_TYPES = (COND_READY, COND_DEPLOYMENT_READY, COND_SERVICE_READY, COND_CONFIGURATION_VALID,
-                   COND_SESSION_ROUTING)
+                   COND_SESSION_ROUTING, COND_TOOLS_CHANGED)
 
 # Reasons
 R_READY = "Ready"

@@ -135,12 +135,13 @@ def merge_conditions(conds: list[Cond], previous_status, generation: int | None,
 def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list[str],
             deployment: dict | None, service: dict | None, desired_hash: str | None, now: str,
             terminating: bool = False, cause: Cause | None = None, ready_endpoints: int | None = None,
-            conflicts: list[tuple[str, str]] = ()) -> dict:
+            conflicts: list[tuple[str, str]] = (), inventory: dict | None = None) -> dict:
     """The complete status. ``spec`` is defaulted; ``errors`` non-empty means invalid;
     ``desired_hash`` is the spec-hash annotation of the desired Deployment (valid spec);
     ``cause`` the first reason a pod is not ready (causes.first_cause); ``ready_endpoints``
     the ready endpoints behind the Service (None: unknown); ``conflicts`` (kind, message) of
-    children whose name a foreign object takes (ownership.collisions)."""
+    children whose name a foreign object takes (ownership.collisions); ``inventory`` the observed
+    ``<name>-inventory`` ConfigMap the mcp-prober writes (inventory.py)."""
     meta = _dict(parent.get("metadata"))
     generation = meta.get("generation")
     generation = generation if isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0 else None
@@ -206,10 +207,14 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
         ready = Cond(C.COND_READY, "False", first.reason, first.message)
         phase = C.PHASE_FAILED if dep_cond.reason == C.R_PROGRESS_DEADLINE_EXCEEDED else C.PHASE_PENDING
 
+    from . import inventory as inv  # it imports Cond from here
+
+    server = inv.server_status(inv.observed_document(inventory))
+    tools_cond = inv.tools_condition(name, spec if valid else None, server)
     dep_status = _dict(_dict(deployment).get("status"))
     status = {
         "phase": phase,
-        "conditions": merge_conditions([ready, dep_cond, svc_cond, cfg_cond, session_cond],
+        "conditions": merge_conditions([ready, dep_cond, svc_cond, cfg_cond, session_cond, tools_cond],
                                        parent.get("status"), generation, now),
         "replicas": _int(dep_status.get("replicas")),
         "readyReplicas": _int(dep_status.get("readyReplicas")),
@@ -217,6 +222,8 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
     }
     if endpoint:
         status["endpoint"] = endpoint
+    if server is not None:
+        status["server"] = server
     if generation is not None:
         status["observedGeneration"] = generation
     return status

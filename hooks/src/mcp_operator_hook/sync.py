@@ -25,6 +25,7 @@ from . import ownership as own
 from . import record
 from . import related as rel
 from . import status as st
+from . import inventory, prober
 from .errors import BadRequest
 
 # Fields the API server sets; never part of a desired object.
@@ -153,6 +154,7 @@ def _status(p: Parsed, spec: dict, errors: list[str], desired_hash: str | None, 
         cause=None if terminating else causes.first_cause(rel.pods(related, p.name)),
         ready_endpoints=rel.ready_endpoints(related, p.name),
         conflicts=[(c.kind, c.message(p.name)) for c in conflicts],
+        inventory=p.observed(C.CONFIGMAP_CHILD_KEY, prober.inventory_name(p.name)),
     )
 
 
@@ -207,7 +209,8 @@ def _kept(p: Parsed, related: rel.Related) -> tuple[list[dict], list[own.Collisi
             kept = json.loads(children_json) + _observed_dependent_children(p, recorded)
             found = own.collisions(kept, related, p.parent, _observed_names(p))
             return own.without_collisions(kept, found), found
-    return [as_applied(obj, key) for key in sorted(p.children) for obj in p.children[key]], []
+    return [inventory.strip_reported(as_applied(obj, key), p.name)
+            for key in sorted(p.children) for obj in p.children[key]], []
 
 
 def _answer(request: dict, now: str | None) -> tuple[dict, str | None]:

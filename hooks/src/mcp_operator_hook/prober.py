@@ -1,0 +1,175 @@
+"""The mcp-prober sidecar and what it needs, as parts of an MCPServer's desired children (pure).
+
+For every HTTP-exposed server the pod gets a second container, ``mcp-prober``, that performs the
+MCP handshake and tools/list against ``http://127.0.0.1:<port><mcpPath>`` and answers its own
+``/readyz`` only when they succeed; its readinessProbe is what makes the pod Ready. It writes
+what it found into the ConfigMap ``<name>-inventory``, which the hook renders *without data*
+(so it is owned and garbage-collected with the MCPServer; apply never touches the prober's
+``data``) and reads back as an observed child: the hook itself does no I/O.
+
+Credentials: a Role ``<name>-prober`` (get/patch on that one ConfigMap by ``resourceNames``,
+create on events) bound to the pod's ServiceAccount. The pod sets
+``automountServiceAccountToken: false`` and mounts a projected token into the prober only; the
+server container gets the token only when ``spec.serviceAccount`` names an identity for it.
+Environment names are the contract with ``mcp_prober.config``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import constants as C
+from .spec import is_bridged, serves_http
+
+PROBER_IMAGE = "mcp-prober:latest"
+PROBER_CONTAINER = "mcp-prober"
+PROBER_PORT = 9464
+PROBER_PORT_FALLBACK = 9465  # when the server itself uses PROBER_PORT
+PROBER_PORT_NAME = "probe"
+READYZ_PATH = "/readyz"
+HEALTHZ_PATH = "/healthz"
+INVENTORY_SUFFIX = "-inventory"
+ROLE_SUFFIX = "-prober"
+INVENTORY_KEY = "inventory.json"
+TOKEN_VOLUME = "kube-api-access-prober"
+TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+TOKEN_EXPIRATION_SECONDS = 3607  # what the kubelet's own kube-api-access volume asks for
+DEFAULT_MCP_PATH = C.DEFAULT_MCP_PATH
+PROBE_INTERVAL = 10
+BRIDGED_PROBE_INTERVAL = 60
+
+PROBER_READINESS = {"initialDelaySeconds": 1, "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 2}
+PROBER_LIVENESS = {"initialDelaySeconds": 10, "periodSeconds": 20, "timeoutSeconds": 5, "failureThreshold": 3}
+PROBER_RESOURCES = {"requests": {"cpu": "10m", "memory": "48Mi"}, "limits": {"memory": "128Mi"}}
+
+
+
+def enabled(spec: dict) -> bool:
+    """The prober runs beside every server reachable over HTTP in its pod: the HTTP transports
+    and stdio servers behind the mcp-bridge (never ``expose: attach``)."""
+    return serves_http(spec)
+
+
+def probe_interval(spec: dict) -> int:
+    """Seconds between probes once Ready. A probe of a bridged server starts a stdio process
+    (one per MCP session), so those are probed less often."""
+    return BRIDGED_PROBE_INTERVAL if is_bridged(spec) else PROBE_INTERVAL
+
+
+def inventory_name(name: str) -> str:
+    return name + INVENTORY_SUFFIX
+
+
+def role_name(name: str) -> str:
+    return name + ROLE_SUFFIX
+
+
+def mcp_path(spec: dict) -> str:
+    path = spec.get("mcpPath")
+    return path if isinstance(path, str) and path.startswith("/") else DEFAULT_MCP_PATH
+
+
+def prober_port(spec: dict) -> int:
+    return PROBER_PORT_FALLBACK if spec.get("port") == PROBER_PORT else PROBER_PORT
+
+
+def probe_url(spec: dict) -> str:
+    return f"http://127.0.0.1:{spec['port']}{mcp_path(spec)}"
+
+
+def service_account(spec: dict) -> str:
+    return spec.get("serviceAccount") or "default"
+
+
+def _token_mount() -> dict:
+    return {"name": TOKEN_VOLUME, "mountPath": TOKEN_MOUNT_PATH, "readOnly": True}
+
+
+def token_volume() -> dict:
+    """The same projected sources as the kubelet's automatic kube-api-access volume (token, the
+    cluster CA, the namespace), so in-cluster client configuration works unchanged."""
+    return {"name": TOKEN_VOLUME, "projected": {"defaultMode": 420, "sources": [
+        {"serviceAccountToken": {"path": "token", "expirationSeconds": TOKEN_EXPIRATION_SECONDS}},
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+    ]}}
+
+
+def container(name: str, spec: dict) -> dict:
+    port = prober_port(spec)
+    return {
+        "name": PROBER_CONTAINER,
+        "image": PROBER_IMAGE,
+        "env": [
+            {"name": "MCP_PROBE_URL", "value": probe_url(spec)},
+            {"name": "MCP_PROBER_PORT", "value": str(port)},
+            {"name": "MCP_PROBE_INTERVAL", "value": str(probe_interval(spec))},
+            {"name": "MCP_INVENTORY_CONFIGMAP", "value": inventory_name(name)},
+            {"name": C.ENV_POD_NAME, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
+            {"name": C.ENV_POD_NAMESPACE,
+             "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+        ],
+        "ports": [{"name": PROBER_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
+        "readinessProbe": {"httpGet": {"path": READYZ_PATH, "port": PROBER_PORT_NAME}, **PROBER_READINESS},
+        "livenessProbe": {"httpGet": {"path": HEALTHZ_PATH, "port": PROBER_PORT_NAME}, **PROBER_LIVENESS},
+        "resources": json.loads(json.dumps(PROBER_RESOURCES)),
+        "securityContext": json.loads(json.dumps(C.DEFAULT_SECURITY_CONTEXT)),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [_token_mount()],
+    }
+
+
+def add_to_pod(pod_spec: dict, name: str, spec: dict) -> None:
+    """Adds the sidecar, its token volume and the token rule to a rendered pod spec (in place;
+    ``pod_spec`` is freshly built by children.deployment)."""
+    if not enabled(spec):
+        return
+    pod_spec["automountServiceAccountToken"] = False
+    pod_spec["volumes"].append(token_volume())
+    if spec.get("serviceAccount"):
+        # The user gave the server an identity: it keeps its token (at the usual path).
+        server = next(c for c in pod_spec["containers"] if c["name"] == C.CONTAINER_NAME)
+        server.setdefault("volumeMounts", []).append(_token_mount())
+    pod_spec["containers"].append(container(name, spec))
+
+
+def _labels(name: str, spec: dict) -> dict:
+    from .children import labels  # children imports this module
+
+    return labels(name, spec["transport"])
+
+
+def inventory_configmap(name: str, namespace: str, spec: dict) -> dict:
+    """No ``data``: the prober owns it (a merge patch of data alone)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": inventory_name(name), "namespace": namespace, "labels": _labels(name, spec)}}
+
+
+def role(name: str, namespace: str, spec: dict) -> dict:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": role_name(name), "namespace": namespace, "labels": _labels(name, spec)},
+        "rules": [
+            {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [inventory_name(name)],
+             "verbs": ["get", "patch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+        ],
+    }
+
+
+def role_binding(name: str, namespace: str, spec: dict) -> dict:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": role_name(name), "namespace": namespace, "labels": _labels(name, spec)},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name(name)},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account(spec), "namespace": namespace}],
+    }
+
+
+def children(name: str, namespace: str, spec: dict) -> list[dict]:
+    """The inventory ConfigMap, Role and RoleBinding (empty for servers without a prober)."""
+    if not enabled(spec):
+        return []
+    return [inventory_configmap(name, namespace, spec), role(name, namespace, spec),
+            role_binding(name, namespace, spec)]
