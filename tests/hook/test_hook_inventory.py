@@ -1,0 +1,211 @@
+"""The mcp-prober sidecar as the hook renders it, and status.server / ToolsChanged from the
+inventory ConfigMap the prober writes (pure; documents made by the prober's own code)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from mcp_operator_hook import constants as C
+from mcp_operator_hook import inventory as hinv
+from mcp_operator_hook import prober
+from mcp_operator_hook.sync import sync
+from mcp_prober import inventory as pinv
+
+from .helpers import LATER, NOW, as_observed, by_kind, cond, container_of, deployment_state, parent, request
+from .test_hook_crd import STATUS_VALIDATOR
+
+
+def run(p, observed=None, now=NOW):
+    return sync(request(p, observed), now=now)
+
+
+def tool(name, desc="d", **schema):
+    return {"name": name, "description": desc, "inputSchema": {"type": "object", "properties": schema}}
+
+
+def observation(*tools, version="1.0.0"):
+    return pinv.Observation("srv", version, None, "2025-11-25", ("tools", "prompts"), tuple(tools))
+
+
+def rolled_out_with(p, doc: dict | None):
+    """Observed children after rollout; the inventory ConfigMap carries ``doc`` as the prober wrote it."""
+    desired = run(p)["children"]
+    out = []
+    for child in desired:
+        obj = as_observed(child)
+        if obj["kind"] == "Deployment":
+            obj = deployment_state(obj)
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == prober.inventory_name("srv") and doc is not None:
+            obj["data"] = {pinv.INVENTORY_KEY: pinv.dumps(doc)}
+        out.append(obj)
+    return out
+
+
+# --- the sidecar -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("transport", C.HTTP_TRANSPORTS)
+def test_http_servers_get_the_prober_sidecar(transport):
+    kids = by_kind(run(parent(transport=transport, port=3001))["children"])
+    pod = kids["Deployment"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == [C.CONTAINER_NAME, prober.PROBER_CONTAINER]
+    side = pod["containers"][1]
+    env = {e["name"]: e.get("value") for e in side["env"]}
+    assert env["MCP_PROBE_URL"] == "http://127.0.0.1:3001/mcp"
+    assert env["MCP_INVENTORY_CONFIGMAP"] == "srv-inventory" and env["MCP_PROBER_PORT"] == "9464"
+    assert side["image"] == prober.PROBER_IMAGE
+    assert side["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probe"}
+    assert side["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probe"}
+    assert side["securityContext"] == C.DEFAULT_SECURITY_CONTEXT
+    assert side["resources"]["limits"]["memory"] and side["resources"]["requests"]["cpu"] == "10m"
+    # the token is the prober's alone: no automount, a projected volume mounted only in the sidecar
+    assert pod["automountServiceAccountToken"] is False
+    (vol,) = [v for v in pod["volumes"] if v["name"] == prober.TOKEN_VOLUME]
+    assert {next(iter(s)) for s in vol["projected"]["sources"]} == {"serviceAccountToken", "configMap", "downwardAPI"}
+    assert side["volumeMounts"] == [{"name": prober.TOKEN_VOLUME, "mountPath": prober.TOKEN_MOUNT_PATH, "readOnly": True}]
+    assert all(m["name"] != prober.TOKEN_VOLUME for m in container_of(kids["Deployment"])["volumeMounts"])
+
+
+def test_server_with_its_own_service_account_keeps_its_token():
+    kids = by_kind(run(parent(serviceAccount="k8s-reader"))["children"])
+    pod = kids["Deployment"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "k8s-reader" and pod["automountServiceAccountToken"] is False
+    assert {"name": prober.TOKEN_VOLUME, "mountPath": prober.TOKEN_MOUNT_PATH, "readOnly": True} in \
+        container_of(kids["Deployment"])["volumeMounts"]
+    assert kids["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "k8s-reader", "namespace": "ns1"}]
+
+
+def test_stdio_servers_have_no_prober_and_keep_automount():
+    kids = by_kind(run(parent(transport="stdio"))["children"])
+    assert set(kids) == {"Deployment"}
+    pod = kids["Deployment"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["containers"]] == [C.CONTAINER_NAME]
+    assert "automountServiceAccountToken" not in pod
+    assert cond(run(parent(transport="stdio"))["status"], C.COND_TOOLS_CHANGED)["reason"] == hinv.R_NOT_PROBED
+
+
+def test_prober_port_moves_when_the_server_uses_it():
+    kids = by_kind(run(parent(port=prober.PROBER_PORT))["children"])
+    side = kids["Deployment"]["spec"]["template"]["spec"]["containers"][1]
+    assert side["ports"][0]["containerPort"] == prober.PROBER_PORT_FALLBACK
+    assert {e["name"]: e.get("value") for e in side["env"]}["MCP_PROBE_URL"] == "http://127.0.0.1:9464/mcp"
+
+
+def test_mcp_path_is_probed_when_the_spec_has_one():
+    assert prober.probe_url({"port": 80, "mcpPath": "/v1/mcp"}) == "http://127.0.0.1:80/v1/mcp"
+    assert prober.probe_url({"port": 80}) == "http://127.0.0.1:80/mcp"
+
+
+def test_role_is_scoped_to_the_inventory_configmap_and_events():
+    kids = by_kind(run(parent())["children"])
+    assert kids["ConfigMap/inventory"]["metadata"]["name"] == "srv-inventory"
+    assert "data" not in kids["ConfigMap/inventory"]  # the prober owns data
+    assert kids["Role"]["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["srv-inventory"], "verbs": ["get", "patch"]},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+    ]
+    rb = kids["RoleBinding"]
+    assert rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "srv-prober"}
+    assert rb["subjects"] == [{"kind": "ServiceAccount", "name": "default", "namespace": "ns1"}]
+    assert "*" not in json.dumps(kids["Role"])
+
+
+# --- status from the inventory ---------------------------------------------------------------
+
+def test_no_inventory_yet_is_unknown_and_no_server_status():
+    p = parent()
+    st = run(p, rolled_out_with(p, None))["status"]
+    assert "server" not in st and st["phase"] == C.PHASE_READY  # readiness is the pods' business
+    c = cond(st, C.COND_TOOLS_CHANGED)
+    assert (c["status"], c["reason"]) == ("Unknown", hinv.R_NOT_REPORTED) and "srv-inventory" in c["message"]
+
+
+def test_first_report_fills_status_server():
+    doc, change = pinv.merge(None, observation(tool("b"), tool("a")), "2026-01-01T00:00:00Z")
+    assert change is None
+    p = parent()
+    st = run(p, rolled_out_with(p, doc))["status"]
+    assert st["server"] == {"name": "srv", "version": "1.0.0", "protocolVersion": "2025-11-25",
+                            "capabilities": ["prompts", "tools"], "toolCount": 2, "tools": ["a", "b"],
+                            "toolsHash": doc["toolsHash"], "toolsChangedAt": "2026-01-01T00:00:00Z"}
+    c = cond(st, C.COND_TOOLS_CHANGED)
+    assert (c["status"], c["reason"]) == ("False", hinv.R_TOOLS_UNCHANGED)
+    assert c["message"] == "2 tools, unchanged since first reported at 2026-01-01T00:00:00Z"
+    assert not list(STATUS_VALIDATOR.iter_errors(st))
+
+
+def test_a_new_version_adding_a_tool_shows_the_change():
+    first, _ = pinv.merge(None, observation(tool("a"), tool("b")), "2026-01-01T00:00:00Z")
+    doc, change = pinv.merge(first, observation(tool("a"), tool("b", "new text"), tool("c"), version="2.0.0"),
+                             "2026-01-02T00:00:00Z")
+    assert change.message() == "tool set changed (2 -> 3 tools): added c; modified b"
+    p = parent()
+    st = run(p, rolled_out_with(p, doc))["status"]
+    s = st["server"]
+    assert (s["version"], s["toolCount"], s["tools"]) == ("2.0.0", 3, ["a", "b", "c"])
+    assert s["previousToolsHash"] == first["toolsHash"] != s["toolsHash"]
+    assert (s["toolsAdded"], s["toolsModified"], s.get("toolsRemoved")) == (["c"], ["b"], None)
+    assert s["toolsChangedAt"] == "2026-01-02T00:00:00Z"
+    c = cond(st, C.COND_TOOLS_CHANGED)
+    assert (c["status"], c["reason"]) == ("True", hinv.R_TOOLS_CHANGED)
+    assert c["message"] == "tool set changed at 2026-01-02T00:00:00Z: added c; modified b (now 3 tools)"
+    assert not list(STATUS_VALIDATOR.iter_errors(st))
+
+
+def test_status_converges_with_an_inventory():
+    """sync on its own output is a fixed point, and a later clock changes nothing."""
+    doc, _ = pinv.merge(None, observation(tool("a")), "2026-01-01T00:00:00Z")
+    p = parent()
+    observed = rolled_out_with(p, doc)
+    first = run(p, observed)
+    p2 = copy.deepcopy(p)
+    p2["status"] = first["status"]
+    assert run(p2, observed, now=LATER) == first
+
+
+@pytest.mark.parametrize("data", [
+    {}, {pinv.INVENTORY_KEY: ""}, {pinv.INVENTORY_KEY: "not json"}, {pinv.INVENTORY_KEY: "[1]"},
+    {pinv.INVENTORY_KEY: json.dumps({"tools": ["x"]})},  # no toolsHash: not ours
+])
+def test_unusable_inventory_is_ignored(data):
+    p = parent()
+    observed = rolled_out_with(p, None)
+    for o in observed:
+        if o["metadata"]["name"] == "srv-inventory":
+            o["data"] = data
+    st = run(p, observed)["status"]
+    assert "server" not in st and cond(st, C.COND_TOOLS_CHANGED)["reason"] == hinv.R_NOT_REPORTED
+
+
+def test_hostile_inventory_is_clipped_to_the_status_schema():
+    """The document comes from a pod: wrong types are dropped, sizes clipped, status stays valid."""
+    doc = {"server": {"name": "n" * 5000, "version": 7, "title": ["x"]}, "protocolVersion": "p" * 500,
+           "capabilities": ["c%d" % i for i in range(100)] + [3], "toolCount": -4,
+           "tools": ["t%04d" % i for i in range(500)] + ["x" * 999, None],
+           "toolsHash": "sha256:" + "0" * 64, "toolsChangedAt": "yesterday",
+           "previousToolsHash": "sha256:" + "1" * 64, "toolsAdded": ["a"] * 50, "toolsRemoved": "b"}
+    p = parent()
+    st = run(p, rolled_out_with(p, doc))["status"]
+    s = st["server"]
+    assert len(s["name"]) == 256 and "version" not in s and "title" not in s
+    assert len(s["tools"]) == hinv.MAX_TOOLS and len(s["capabilities"]) == hinv.MAX_CAPABILITIES
+    assert s["toolCount"] == hinv.MAX_TOOLS and "toolsChangedAt" not in s and "toolsRemoved" not in s
+    assert len(s["toolsAdded"]) == hinv.MAX_DIFF
+    assert not list(STATUS_VALIDATOR.iter_errors(st))
+
+
+def test_invalid_spec_keeps_the_inventory_configmap_without_its_data():
+    """The kept inventory ConfigMap never carries the prober's data back into the apply."""
+    doc, _ = pinv.merge(None, observation(tool("a")), "2026-01-01T00:00:00Z")
+    p = parent()
+    observed = rolled_out_with(p, doc)
+    for o in observed:  # no last-applied annotation: the stripped-copy path
+        o["metadata"]["annotations"].pop(C.LAST_APPLIED_ANNOTATION, None)
+    bad = parent(transport="stdio", replicas=2, generation=2)
+    resp = run(bad, observed)
+    assert resp["status"]["phase"] == C.PHASE_FAILED
+    kept = by_kind(resp["children"])
+    assert "data" not in kept["ConfigMap/inventory"]
+    assert resp["status"]["server"]["tools"] == ["a"]  # still reported while the spec is invalid
