@@ -175,7 +175,7 @@ def test_examples_apply_unchanged_and_status_round_trips(crd, namespace, path):
     got = json.loads(crd.kubectl("get", "mcps", o["metadata"]["name"], "-n", namespace, "-o", "json").stdout)
     assert got["status"] == status, "the status schema pruned or changed a field the hook writes"
     table = crd.kubectl("get", "mcps", o["metadata"]["name"], "-n", namespace).stdout.splitlines()
-    assert table[0].split() == ["NAME", "PHASE", "READY", "REPLICAS", "TRANSPORT", "ENDPOINT", "AGE"]
+    assert table[0].split() == ["NAME", "PHASE", "READY", "REPLICAS", "TRANSPORT", "TOOLS", "ENDPOINT", "AGE"]
     assert "Ready" in table[1] and status["endpoint"].split()[0] in table[1]
     scale = json.loads(crd.kubectl("get", "--raw", f"/apis/{C.API_VERSION}/namespaces/{namespace}/"
                                                    f"{C.PLURAL}/{o['metadata']['name']}/scale").stdout)
