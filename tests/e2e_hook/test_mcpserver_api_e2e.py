@@ -78,7 +78,7 @@ def test_third_party_http_server_renders_and_becomes_ready(control_plane, namesp
     dep = wait_for(lambda: kget(cp, "deployment", "tools", "-n", ns), what="Deployment")
     assert controlled_by(dep, parent)
     pod = dep["spec"]["template"]
-    (ctr,) = pod["spec"]["containers"]
+    (ctr,) = [c for c in pod["spec"]["containers"] if c["name"] == C.CONTAINER_NAME]  # + the mcp-prober sidecar
     assert ctr["image"] == THIRD_PARTY["image"]
     assert ctr["command"] == THIRD_PARTY["command"] and ctr["args"] == THIRD_PARTY["args"]
     assert ctr["envFrom"] == THIRD_PARTY["envFrom"]
@@ -117,7 +117,7 @@ def test_stdio_package_is_bridged_with_a_stable_session_key(control_plane, names
     parent = kget(cp, "mcpserver", "time", "-n", ns)
 
     dep = wait_for(lambda: kget(cp, "deployment", "time", "-n", ns), what="Deployment")
-    (ctr,) = dep["spec"]["template"]["spec"]["containers"]
+    (ctr,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == C.CONTAINER_NAME]
     assert ctr["image"] == C.BRIDGE_IMAGE
     assert ctr["command"][0] == C.BRIDGE_BINARY and ctr["command"][-3:] == ["--", "uvx", "mcp-server-time==2026.10.19"]
     assert "stdin" not in ctr and ctr["readinessProbe"]["httpGet"]["path"] == C.BRIDGE_READINESS_PATH

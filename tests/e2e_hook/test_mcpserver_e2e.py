@@ -122,7 +122,7 @@ def test_sample_becomes_ready(control_plane, namespace, metacontroller, sample):
     assert dep["spec"]["selector"]["matchLabels"] == {C.LABEL_NAME: C.APP_NAME, C.LABEL_INSTANCE: name}
     tmpl = dep["spec"]["template"]
     assert tmpl["metadata"]["labels"][C.LABEL_TRANSPORT] == transport
-    (ctr,) = tmpl["spec"]["containers"]
+    (ctr,) = [c for c in tmpl["spec"]["containers"] if c["name"] == C.CONTAINER_NAME]  # + the mcp-prober sidecar
     assert ctr["name"] == C.CONTAINER_NAME and ctr["image"] == spec["image"]
     env_names = [e["name"] for e in ctr.get("env", [])]
     assert len(env_names) == len(set(env_names)), f"duplicate env: {env_names}"
@@ -246,7 +246,7 @@ def test_stdio_server_runs_without_service(control_plane, namespace, metacontrol
     cp, ns = control_plane, namespace
     apply_in(cp, ns, mcps("stdio1", transport="stdio", replicas=1))
     dep = wait_for(lambda: kget(cp, "deployment", "stdio1", "-n", ns), what="Deployment")
-    (ctr,) = dep["spec"]["template"]["spec"]["containers"]
+    (ctr,) = [c for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == C.CONTAINER_NAME]
     assert ctr.get("stdin") is True
     assert "readinessProbe" not in ctr and "livenessProbe" not in ctr and not ctr.get("ports")
     obj = wait_for(lambda: is_ready(cp, ns, "stdio1"), timeout=READY_TIMEOUT, what="stdio Ready")

@@ -67,8 +67,11 @@ class RunningPod:
     root: Path
     log: Path
     extra: dict = field(default_factory=dict)
+    container_name: str = ""
 
     def stop(self) -> None:
+        for sidecar in self.extra.get("sidecars", []):
+            stop_process(sidecar, grace=10)
         stop_process(self.proc, grace=10)
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -235,7 +238,7 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "HOME": str(root),
         "TMPDIR": str(mounts.get("/tmp", root)),
-        "KUBECONFIG": str(kubeconfig),
+        **({"KUBECONFIG": str(kubeconfig)} if has_token(pod, container) else {}),
         **env,
     }
     command = container.get("command") or image_command
@@ -266,4 +269,54 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
             "spec": {"logs": [{"containers": [container["name"]], "logsFile": str(log), "follow": True}]},
         }
         cp.kubectl("apply", "-f", "-", input=json.dumps(logs))
-    return RunningPod(pod_name, namespace, port, local_port, proc, root, log, {"env": env})
+    running = RunningPod(pod_name, namespace, port, local_port, proc, root, log, {"env": env},
+                         container_name=container["name"])
+    start_prober(cp, pod, running, kubeconfig)
+    return running
+
+
+# --- the mcp-prober sidecar ------------------------------------------------------------------------
+PROBER_CONTAINER = "mcp-prober"  # mcp_operator_hook.prober.PROBER_CONTAINER
+
+
+def has_token(pod: dict, container: dict) -> bool:
+    """Whether a kubelet would give ``container`` its ServiceAccount's token: the pod automounts
+    it (automountServiceAccountToken not false), or the container mounts a projected volume with
+    a serviceAccountToken source."""
+    if pod["spec"].get("automountServiceAccountToken") is not False:
+        return True
+    volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
+    for vm in container.get("volumeMounts", []):
+        sources = (volumes.get(vm["name"], {}).get("projected") or {}).get("sources") or []
+        if any("serviceAccountToken" in src for src in sources):
+            return True
+    return False
+
+
+def start_prober(cp: ControlPlane, pod: dict, server: RunningPod, kubeconfig: Path) -> subprocess.Popen | None:
+    """Starts the pod's mcp-prober container (when it has one) as a local process beside the
+    server: its probe URL is moved to the server's local port, its own /readyz to a free one
+    (``server.extra["prober_url"]``), and it gets the pod's token kubeconfig (it mounts the
+    projected token). kwok still decides the pod's Ready condition; the prober's answer is
+    what a kubelet would read."""
+    container = next((c for c in pod["spec"]["containers"] if c["name"] == PROBER_CONTAINER), None)
+    if container is None or server.container_name == PROBER_CONTAINER:
+        return None
+    image_command, image_env = image_config(container["image"])
+    env = {**image_env, **resolve_env(cp, pod, container)}
+    if server.port:
+        env["MCP_PROBE_URL"] = re.sub(rf"^http://127\.0\.0\.1:{server.port}(?=/|$)",
+                                      f"http://127.0.0.1:{server.local_port}", env.get("MCP_PROBE_URL", ""))
+    port = free_port()
+    env.update({"MCP_PROBER_PORT": str(port), "MCP_PROBER_HOST": "127.0.0.1"})
+    proc_env = {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(server.root),
+                **({"KUBECONFIG": str(kubeconfig)} if has_token(pod, container) else {}), **env}
+    log = server.root / "mcp-prober.log"
+    proc = subprocess.Popen((container.get("command") or image_command) + container.get("args", []), env=proc_env,
+                            cwd=server.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        threading.Thread(target=_write_cri_log, args=(pipe, stream, log), daemon=True).start()
+    server.extra.setdefault("sidecars", []).append(proc)
+    server.extra["prober_url"] = f"http://127.0.0.1:{port}"
+    server.extra["prober_log"] = log
+    return proc
