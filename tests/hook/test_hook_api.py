@@ -485,3 +485,11 @@ def test_a_foreign_secret_named_like_the_bridge_secret_is_a_name_conflict():
     ready = cond(resp["status"], "Ready")
     assert resp["status"]["phase"] == "Failed" and ready["reason"] == "NameConflict", ready
     assert "Secret ns1/pkg-bridge" in ready["message"]
+
+
+def test_the_installation_names_its_bridge_image(monkeypatch):
+    monkeypatch.setenv(C.ENV_BRIDGE_IMAGE, "reg.example.com/mcp-bridge:0.1.0")
+    p = bridged(package={**PYPI, "version": "2026.10.18"})  # a spec no other test renders (memoized)
+    assert container_of(kids(p)["Deployment"])["image"] == "reg.example.com/mcp-bridge:0.1.0"
+    own = bridged(package={**PYPI, "version": "2026.10.18"}, image="reg.example.com/prewarmed:1")
+    assert container_of(kids(own)["Deployment"])["image"] == "reg.example.com/prewarmed:1"

@@ -8,6 +8,8 @@ The contract with the bridge (package ``bridge/``, image ``mcp-bridge``):
 * the stdio command: ``npx -y <name>@<version> <args...>`` (npm) or ``uvx <name>==<version>
   <args...>`` (pypi) for ``spec.package``, else ``spec.command + spec.args`` (an image built
   FROM mcp-bridge that contains the server).
+* image: ``spec.image``, else the installation's bridge image (``$MCP_BRIDGE_IMAGE`` of the hook,
+  which the chart sets from ``bridge.image``), else ``mcp-bridge:latest``.
 * env: ``POD_IP`` (downward API; the bridge advertises it in signed session ids so that another
   replica can forward a session to its owner), ``MCP_BRIDGE_SESSION_KEY`` (Secret
   ``<name>-bridge``, key ``session-key``; the HMAC key of those ids, shared by the replicas),
@@ -23,6 +25,7 @@ lifetime. It is never written to status or logs.
 from __future__ import annotations
 
 import base64
+import os
 import secrets
 
 from . import constants as C
@@ -32,9 +35,15 @@ def secret_name(name: str) -> str:
     return name + C.BRIDGE_SECRET_SUFFIX
 
 
+def default_image() -> str:
+    """The installation's bridge image: $MCP_BRIDGE_IMAGE of the hook process (set by the chart),
+    else mcp-bridge:latest. Fixed for the process's lifetime, like the rest of its config."""
+    return os.environ.get(C.ENV_BRIDGE_IMAGE, "").strip() or C.BRIDGE_IMAGE
+
+
 def image(spec: dict) -> str:
     """spec.image (built FROM mcp-bridge) or the default bridge image."""
-    return spec.get("image") or C.BRIDGE_IMAGE
+    return spec.get("image") or default_image()
 
 
 def package_command(package: dict) -> list[str]:

@@ -82,6 +82,9 @@ READINESS_PATH = "/ready"
 
 # --- the stdio bridge (package bridge/, image mcp-bridge; rendering in bridge.py) ---------
 BRIDGE_IMAGE = "mcp-bridge:latest"  # default image of a bridged stdio server
+# The hook's own environment may name the bridge image of this installation (the chart sets it
+# to bridge.image, the operator's version): a registry-qualified, pinned default.
+ENV_BRIDGE_IMAGE = "MCP_BRIDGE_IMAGE"
 BRIDGE_BINARY = "mcp-bridge"
 BRIDGE_LIVENESS_PATH = "/healthz"
 BRIDGE_READINESS_PATH = "/readyz"
