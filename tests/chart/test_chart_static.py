@@ -270,6 +270,8 @@ def test_compositecontroller_calls_the_release_namespace_service():
         ("v1", "services", "InPlace"),
         ("v1", "configmaps", "InPlace"),
         ("v1", "secrets", "InPlace"),
+        ("rbac.authorization.k8s.io/v1", "roles", "InPlace"),
+        ("rbac.authorization.k8s.io/v1", "rolebindings", "InPlace"),
     ]
     for hook, path in (("sync", "/sync"), ("finalize", "/finalize"), ("customize", "/customize")):
         wh = spec["hooks"][hook]["webhook"]
