@@ -440,3 +440,35 @@ def test_helm4_renders_the_same_objects(values_file, tmp_path):
                        capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert [d for d in yaml.safe_load_all(r.stdout) if d] == render(values_file)
+
+
+def test_mcp_server_rbac_caller_identity_mode_has_no_data_access():
+    """callerIdentity: tokenreviews create + impersonate on the listed callers; no pod/event/node rules."""
+    docs = render(sets=("mcpServerRbac.callerIdentity.enabled=true",
+                        "mcpServerRbac.callerIdentity.serviceAccounts[0].namespace=agents",
+                        "mcpServerRbac.callerIdentity.serviceAccounts[0].names={triage-bot}",
+                        "mcpServerRbac.callerIdentity.serviceAccounts[1].namespace=ci",
+                        "mcpServerRbac.callerIdentity.users={oidc:alice}",
+                        "mcpServerRbac.callerIdentity.groups={oidc:sre}",
+                        "mcpServerRbac.callerIdentity.servers={mcp-system/k8s}"))
+    names = {d["metadata"]["name"] for d in by_kind(docs, "ClusterRole")}
+    assert "mcp-mcp-operator-mcp-server" not in names and "mcp-mcp-operator-mcp-server-nodes" not in names
+    role = one(docs, "ClusterRole", "mcp-mcp-operator-mcp-server-identity")
+    assert role["rules"] == [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["userextras/mcp.example.com/server"],
+         "verbs": ["impersonate"], "resourceNames": ["mcp-system/k8s"]},
+        {"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"], "resourceNames": ["oidc:alice"]},
+        {"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"], "resourceNames": ["oidc:sre"]},
+    ]
+    crb = one(docs, "ClusterRoleBinding", "mcp-mcp-operator-mcp-server-identity")
+    assert crb["subjects"] == [{"kind": "ServiceAccount", "name": "mcp-mcp-operator-mcp-server", "namespace": "mcp-system"}]
+    roles = {d["metadata"]["namespace"]: d["rules"] for d in by_kind(docs, "Role")}
+    assert roles == {
+        "agents": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"], "resourceNames": ["triage-bot"]}],
+        "ci": [{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]}],
+    }
+    rbs = {d["metadata"]["namespace"]: d for d in by_kind(docs, "RoleBinding")}
+    assert set(rbs) == {"agents", "ci"} and all(b["roleRef"]["kind"] == "Role" for b in rbs.values())
+    assert ("mcp-system", "mcp-mcp-operator-mcp-server") in {
+        (d["metadata"]["namespace"], d["metadata"]["name"]) for d in by_kind(docs, "ServiceAccount")}

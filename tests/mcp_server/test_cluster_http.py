@@ -82,7 +82,7 @@ def test_bearer_token_auth(control_plane, tmp_path):
                 from mcp.client.streamable_http import streamable_http_client
 
                 async with Client(streamable_http_client(srv.url, http_client=http), mode="2026-07-28") as c:
-                    assert len((await c.list_tools()).tools) == 10
+                    assert len((await c.list_tools()).tools) == 11
 
         anyio.run(go)
 
@@ -197,7 +197,7 @@ def test_mcp_inspector_cli_lists_our_tools(control_plane, tmp_path):
                            capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         names = {t["name"] for t in json.loads(r.stdout)["tools"]}
-        assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
+        assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "can-i", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
 
 
 def test_mcp_inspector_cli_lists_our_tools_over_stdio(control_plane, tmp_path):

@@ -82,7 +82,7 @@ def test_every_resource_tool_and_prompt(control_plane, workload, tmp_path, trans
     async def go():
         async with connect(transport, cp.kubeconfig, tmp_path) as c:
             tools = {t.name for t in (await c.list_tools()).tools}
-            assert tools == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
+            assert tools == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "can-i", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
 
             # list-pods, with selectors
             r = await c.call_tool("list-pods", {"namespace": ns})
@@ -200,7 +200,7 @@ def test_read_only_mode(control_plane, namespace, tmp_path):
     async def go():
         async with connect("stdio", cp.kubeconfig, tmp_path, MCP_READ_ONLY="true") as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-            assert set(tools) == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "api-resources", "namespaces-list", "resources-list", "resources-get"}
+            assert set(tools) == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "can-i", "api-resources", "namespaces-list", "resources-list", "resources-get"}
             assert all(t.annotations.read_only_hint for t in tools.values())
             r = await c.call_tool("create-pod", {"name": "nope", "image": "nginx", "namespace": ns})
             assert r.is_error

@@ -131,7 +131,7 @@ def test_tools_resources_prompts_listed_with_annotations(control_plane, mode):
     async def go():
         async with Client(mcp, mode=mode) as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-            assert set(tools) == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
+            assert set(tools) == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "can-i", "create-pod", "delete-pod", "api-resources", "namespaces-list", "resources-list", "resources-get"}
             for t in tools.values():
                 a = t.annotations
                 assert a is not None and a.read_only_hint is not None and a.destructive_hint is not None
@@ -158,7 +158,7 @@ def test_read_only_mode_removes_write_tools(control_plane, app_ns, namespace):
     async def go():
         async with Client(mcp) as c:
             names = {t.name for t in (await c.list_tools()).tools}
-            assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "api-resources", "namespaces-list", "resources-list", "resources-get"}
+            assert names == {"list-pods", "describe-pod", "list-events", "get-pod-logs", "can-i", "api-resources", "namespaces-list", "resources-list", "resources-get"}
             r = await c.call_tool("create-pod", {"name": "x", "image": "nginx", "namespace": namespace})
             assert r.is_error
             r = await c.call_tool("delete-pod", {"name": "app", "namespace": app_ns})

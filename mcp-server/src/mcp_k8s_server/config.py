@@ -60,6 +60,18 @@ class Settings:
     ready_cache_seconds: float = 5.0
     config_file: str | None = None
     warnings: tuple[str, ...] = ()
+    # per-caller identity (auth/): who may call, and as whom we call the Kubernetes API
+    auth_mode: str = "none"  # none | kubernetes (TokenReview + impersonation) | oidc (JWT + impersonation)
+    auth_audiences: tuple[str, ...] = ()  # empty: the resource URL (MCP authorization spec, RFC 8707)
+    auth_resource_url: str | None = None  # this server's public /mcp URL (RFC 9728 "resource")
+    auth_issuer_url: str | None = None  # advertised authorization server; oidc: the token issuer
+    auth_cache_seconds: float = 60.0  # how long a positive token review is reused (never past exp)
+    oidc_jwks_url: str | None = None  # default: the issuer's discovery document's jwks_uri
+    oidc_username_claim: str = "sub"
+    oidc_username_prefix: str = "oidc:"
+    oidc_groups_claim: str = "groups"
+    oidc_groups_prefix: str = "oidc:"
+    audit_log: bool = True  # one structured log line per tool call
 
     @property
     def http(self) -> bool:
@@ -187,6 +199,18 @@ KEYS: dict[str, tuple[str, Any]] = {
     "MCP_LOG_TAIL_LINES": ("log_tail_lines", _int("MCP_LOG_TAIL_LINES", 1, 100_000)),
     "MCP_MAX_LOG_BYTES": ("max_log_bytes", _int("MCP_MAX_LOG_BYTES", 1024, 16 * 1024 * 1024)),
     "MCP_READY_CACHE_SECONDS": ("ready_cache_seconds", _float("MCP_READY_CACHE_SECONDS", 0, 300)),
+    # per-caller identity (auth/; checked together by auth.settings.validate)
+    "MCP_AUTH_MODE": ("auth_mode", _choice("MCP_AUTH_MODE", ("none", "kubernetes", "oidc"))),
+    "MCP_AUTH_AUDIENCES": ("auth_audiences", _list),
+    "MCP_AUTH_RESOURCE_URL": ("auth_resource_url", _str),
+    "MCP_AUTH_ISSUER_URL": ("auth_issuer_url", _str),
+    "MCP_AUTH_CACHE_SECONDS": ("auth_cache_seconds", _float("MCP_AUTH_CACHE_SECONDS", 0, 3600)),
+    "MCP_OIDC_JWKS_URL": ("oidc_jwks_url", _str),
+    "MCP_OIDC_USERNAME_CLAIM": ("oidc_username_claim", _str),
+    "MCP_OIDC_USERNAME_PREFIX": ("oidc_username_prefix", _str),
+    "MCP_OIDC_GROUPS_CLAIM": ("oidc_groups_claim", _str),
+    "MCP_OIDC_GROUPS_PREFIX": ("oidc_groups_prefix", _str),
+    "MCP_AUDIT_LOG": ("audit_log", _bool("MCP_AUDIT_LOG")),
 }
 # Read from the environment only (they describe where we run, or point at other files).
 ENV_ONLY = ("POD_NAME", "POD_NAMESPACE", "POD_IP", "MCP_SERVICE_NAME", "MCP_CLUSTER_DOMAIN", "MCP_CONFIG_FILE", "MCP_AUTH_TOKEN_FILE", "KUBECONFIG")
@@ -252,7 +276,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             f"MCP_DEFAULT_NAMESPACE={settings.default_namespace!r} is not in MCP_NAMESPACES "
             f"({', '.join(settings.namespaces)})"
         )
-    return settings
+    from .auth.settings import validate
+
+    return validate(settings)
 
 
 def _read_file(path: str) -> dict[str, Any]:

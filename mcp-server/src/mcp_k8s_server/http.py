@@ -228,6 +228,10 @@ def build_app(mcp: MCPServer, deps: Deps) -> ASGIApp:
         transport_security=transport_security(settings),
         host=settings.bind_host,
     )
+    if deps.auth is not None:
+        from .auth.challenge import AuthChallenge
+
+        app = AuthChallenge(app, deps.auth.missing)  # 401s that say why
     return Guard(app, settings, deps)
 
 
@@ -236,7 +240,7 @@ def describe(settings: Settings) -> dict[str, Any]:
     return {
         "bind": f"{settings.bind_host}:{settings.port}",
         "allowedHosts": settings.service_hosts(),
-        "auth": "bearer" if settings.auth_token else "none",
+        "auth": settings.auth_mode if settings.auth_mode != "none" else "bearer" if settings.auth_token else "none",
         "rateLimitPerMinute": settings.rate_limit_requests or None,
         "metrics": settings.enable_metrics,
     }

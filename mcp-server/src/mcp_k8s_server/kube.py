@@ -40,6 +40,9 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config import kube_config as k8s_kube_config
 from kubernetes.config.config_exception import ConfigException
+from multidict import CIMultiDict
+
+from .auth import caller as _caller
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +126,8 @@ def map_api_exception(exc: ApiException, op: Op) -> KubeError:
 def map_status(status: int, detail: str, op: Op) -> KubeError:
     """Map an HTTP status (and the API server's Status message) to a KubeError naming the target."""
     plural = _RESOURCE.get(op.resource, op.resource)
+    if status == 403 and _caller.current() is not None:
+        return _caller_forbidden(detail, op)
     if status == 403:
         scope = f" in namespace {op.namespace!r}" if op.namespace else " at cluster scope"
         return KubeForbidden(
@@ -162,6 +167,23 @@ def map_status(status: int, detail: str, op: Op) -> KubeError:
     if status >= 500:
         return KubeUnavailable(f"The Kubernetes API server failed to {op.verb} {op.target()} (HTTP {status}); retry later.")
     return KubeError(f"Kubernetes refused to {op.verb} {op.target()} (HTTP {status}): {detail}")
+
+
+def _caller_forbidden(detail: str, op: Op) -> KubeForbidden:
+    """403 while acting as a caller: the API server's own message (it names the user, verb and
+    resource), and whether it was the caller's RBAC or this server's impersonation rights."""
+    who = _caller.current()
+    if "cannot impersonate" in detail:
+        return KubeForbidden(
+            f"Forbidden: this MCP server is not allowed to act as {who.username!r} ({detail}). Ask an "
+            "administrator to add this caller to the server's allowed impersonation scope."
+        )
+    plural = _RESOURCE.get(op.resource, op.resource)
+    return KubeForbidden(
+        f"Forbidden: {detail or f'{who.username} may not {op.verb} {plural}'}. You act with your own "
+        f"Kubernetes permissions here; check with the can-i tool, or ask an administrator for "
+        f"'{op.verb}' on '{plural}'."
+    )
 
 
 def map_transport_error(exc: BaseException, op: Op) -> KubeError:
@@ -269,8 +291,9 @@ class Kube:
     (more calls queue for a free connection). ``timeout``: seconds for one call, end to end.
     """
 
-    def __init__(self, timeout: float = 10.0, kubeconfig: str | None = None, pool_size: int = 32):
+    def __init__(self, timeout: float = 10.0, kubeconfig: str | None = None, pool_size: int = 32, server_identity: str = "-"):
         self.timeout = timeout
+        self.server_identity = server_identity  # "<namespace>/<name>", recorded when acting as a caller
         self.kubeconfig = kubeconfig
         self.pool_size = pool_size
         self._cfg: k8s.Configuration | None = None
@@ -332,6 +355,12 @@ class Kube:
         extra = request_headers.get()
         if extra:
             headers.update(extra)
+        # per-caller identity: act as the caller bound to this MCP message, if any (auth/caller.py)
+        impersonate = _caller.impersonation_for_request(self.server_identity)
+        if impersonate:
+            headers = CIMultiDict((k, v) for k, v in headers.items() if not k.lower().startswith("impersonate-"))
+            for k, v in impersonate:
+                headers.add(k, v)  # one Impersonate-Group header per group
         query = {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in (params or {}).items() if v is not None}
         try:
             async with session.request(

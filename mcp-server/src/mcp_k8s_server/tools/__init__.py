@@ -12,11 +12,11 @@ reach the model as tool errors (isError) with a message it can act on.
 from mcp.server.mcpserver import MCPServer
 
 from ..deps import Deps
-from . import cluster, events, pods
+from . import access, cluster, events, pods
 from .pods import container_name, pod_manifest
 
 WRITE_TOOLS = ("create-pod", "delete-pod")
-READ_TOOLS = ("list-pods", "describe-pod", "list-events", "get-pod-logs", "api-resources", "namespaces-list", "resources-list", "resources-get")
+READ_TOOLS = ("list-pods", "describe-pod", "list-events", "get-pod-logs", "api-resources", "namespaces-list", "resources-list", "resources-get", "can-i")
 
 
 def register(mcp: MCPServer, deps: Deps) -> None:
@@ -24,6 +24,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
     pods.register(mcp, deps)
     events.register(mcp, deps)
     cluster.register(mcp, deps)
+    access.register(mcp, deps)  # can-i
 
 
 __all__ = ["READ_TOOLS", "WRITE_TOOLS", "container_name", "pod_manifest", "register"]
