@@ -190,6 +190,11 @@ def test_scale_subresource(crd, namespace):
     assert crd.kubectl("get", "mcps", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}").stdout == "4"
     r = crd.kubectl("scale", "mcps", "cli", "-n", namespace, "--replicas=2", check=False)
     assert r.returncode != 0 and "at most 1 replica" in r.stderr
+    # a bridged stdio server scales like an HTTP one (kubectl scale, an HPA)
+    crd.kubectl("apply", "-f", "-", input=json.dumps(_patched({"image": None, **STDIO_PKG}) | {
+        "metadata": {"name": "pkg", "namespace": namespace}}))
+    crd.kubectl("scale", "mcps", "pkg", "-n", namespace, "--replicas=3")
+    assert crd.kubectl("get", "mcps", "pkg", "-n", namespace, "-o", "jsonpath={.spec.replicas}").stdout == "3"
 
 
 def test_defaults_are_applied_by_the_apiserver(crd, namespace):
