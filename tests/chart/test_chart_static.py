@@ -40,7 +40,8 @@ def test_chart_crd_is_byte_identical_to_top_level_crd():
     assert src.exists(), "crds/ holds the source of truth"
     assert dst.read_bytes() == src.read_bytes(), "chart CRD drifted: run scripts/sync-chart-crds.sh"
     top = {p.name for p in (REPO / "crds").glob("*.yaml")}
-    chart = {p.name for p in (CHART / "crds").glob("*.yaml")}
+    # plus Metacontroller's release CRDs (tests/chart/test_chart_metacontroller.py checks that copy)
+    chart = {p.name for p in (CHART / "crds").glob("*.yaml")} - {"metacontroller-crds-v1.yaml"}
     assert top == chart
 
 
@@ -273,8 +274,12 @@ def test_compositecontroller_calls_the_release_namespace_service():
         ("rbac.authorization.k8s.io/v1", "roles", "InPlace"),
         ("rbac.authorization.k8s.io/v1", "rolebindings", "InPlace"),
     ]
+    # No finalize hook by default: no Metacontroller finalizer to leave MCPServers stuck after uninstall.
+    assert set(spec["hooks"]) == {"sync", "customize"}
+    with_finalize = one(render(namespace="any-namespace", release="blue", sets=("compositeController.finalize=true",)),
+                        "CompositeController")
     for hook, path in (("sync", "/sync"), ("finalize", "/finalize"), ("customize", "/customize")):
-        wh = spec["hooks"][hook]["webhook"]
+        wh = with_finalize["spec"]["hooks"][hook]["webhook"]
         assert wh["service"] == {
             "name": svc["metadata"]["name"],
             "namespace": "any-namespace",

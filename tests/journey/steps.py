@@ -1,15 +1,17 @@
 """The user journey, step by step, on the local control plane. `make demo` runs it and narrates;
 tests/journey/test_journey.py runs it and asserts on each step's result.
 
-helm install the chart -> apply the seed's basic MCPServer -> it becomes Ready with its endpoint ->
-its pod is started as a local process (its env, its mounted config, its ServiceAccount's token) ->
-an MCP client connects through `kubectl port-forward svc/<name>` -> lists tools, calls one ->
-kubectl scale mcps -> helm upgrade -> kubectl delete -> helm uninstall, leaving nothing behind.
+helm install the chart (with its bundled Metacontroller) -> apply the seed's basic MCPServer -> it
+becomes Ready with its endpoint -> its pod is started as a local process (its env, its mounted
+config, its ServiceAccount's token) -> an MCP client connects through `kubectl port-forward
+svc/<name>` -> lists tools, calls one -> kubectl scale mcps -> helm upgrade -> kubectl delete ->
+helm uninstall while another MCPServer still exists, leaving nothing behind or stuck.
 
-The real Metacontroller binary runs the CompositeController the chart installed (scoped to it with
-`--target-label-selector`) and calls its `webhook.service` as in-cluster: a loopback proxy that plays
-cluster DNS (tests/kube/svcproxy.py) sends `http://<hook>.<ns>:80/sync` through `kubectl
-port-forward svc/<hook>` to the hook pods, which the pod runner starts from the chart's Deployment.
+`helm install` alone yields the operator: the pod runner starts the chart's own pods, the hook from
+its Dockerfile target and Metacontroller's (image ghcr.io/metacontroller/metacontroller) as the real
+binary with the pod's args and its ServiceAccount's token, so its least-privilege RBAC is what it
+runs with. Its `webhook.service` calls resolve through a loopback proxy that plays cluster DNS
+(tests/kube/svcproxy.py: `http://<hook>.<ns>:80/sync` -> `kubectl port-forward svc/<hook>`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ from typing import Callable
 import anyio
 
 from tests.kube import ControlPlane, free_port, stop_process, wait_for
-from tests.kube import metacontroller as mcbin
 from tests.kube.podrunner import RunningPod, run_pod
-from tests.kube.svcproxy import ServiceProxy
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "mcp-operator"
 BASIC = REPO / "examples" / "basic-mcpserver.yaml"
 RELEASE, OPERATOR_NS = "mcp-operator", "mcp-system"
+LEFTOVER_NS = "still-serving"
 
 
 class JourneyError(AssertionError):
@@ -88,20 +89,23 @@ class Journey:
         pods = [p for p in self.get("pods", "-n", namespace, "-l", sel)["items"]
                 if not p["metadata"].get("deletionTimestamp")]
         running = []
+        started = self.results.setdefault("started_pods", set())
         for p in pods:
+            if (namespace, p["metadata"]["name"]) in started:
+                continue
+            started.add((namespace, p["metadata"]["name"]))
             rp = run_pod(self.cp, namespace, p["metadata"]["name"])
             self.stack.callback(rp.stop)
             running.append(rp)
         return running
 
     # --- the steps --------------------------------------------------------------------------
-    def install_prerequisites(self):
-        # Metacontroller's own CRDs from its release, as its installation would create them.
-        mcbin.install_crds(self.cp)
-
     def helm_install(self):
         self.helm("install", RELEASE, str(CHART), "-n", OPERATOR_NS, "--create-namespace", "--wait",
-                  "--timeout", "120s", "--set", f"mcpServerRbac.namespaces={{{self.namespace}}}")
+                  "--timeout", "120s", "--set", f"mcpServerRbac.namespaces={{{self.namespace}}}",
+                  "--set", "metacontroller.bundled.enabled=true",
+                  *(("--set", f"metacontroller.bundled.applyStrategy={self.apply_strategy}")
+                    if self.apply_strategy else ()))
         deploy = self.get("deployment", "-n", OPERATOR_NS, "-l", "app.kubernetes.io/instance=" + RELEASE)["items"]
         hook = next(d for d in deploy if d["status"].get("readyReplicas"))
         self.results["hook_deployment"] = hook["metadata"]["name"]
@@ -109,22 +113,20 @@ class Journey:
 
     def start_hook_and_controller(self):
         hook = self.get("deployment", self.results["hook_deployment"], "-n", OPERATOR_NS)
-        selector = hook["spec"]["selector"]["matchLabels"]
-        pods = self.run_pods_of(OPERATOR_NS, selector)
+        pods = self.run_pods_of(OPERATOR_NS, hook["spec"]["selector"]["matchLabels"])
         self.say(f"    hook pods started locally: {[p.name for p in pods]}")
-        ccs = self.get("compositecontrollers", "-l", f"app.kubernetes.io/instance={RELEASE}")["items"]
-        cc = next(c for c in ccs if c["spec"]["parentResource"]["resource"] == "mcpservers")
+        mc = self.get("deployment", "-n", OPERATOR_NS, "-l", "app.kubernetes.io/component=metacontroller")["items"]
+        if not mc:
+            raise JourneyError("the chart deployed no Metacontroller (metacontroller.bundled.enabled)")
+        mc_pods = self.run_pods_of(OPERATOR_NS, mc[0]["spec"]["selector"]["matchLabels"])
+        self.results["metacontroller_pods"] = mc_pods
+        role = self.get("clusterrole", mc[0]["spec"]["template"]["spec"]["serviceAccountName"])
+        self.results["metacontroller_rules"] = role["rules"]
+        cc = self.get("compositecontrollers", "-l", f"app.kubernetes.io/instance={RELEASE}")["items"][0]
         svc = cc["spec"]["hooks"]["sync"]["webhook"]["service"]
-        proxy = ServiceProxy(self.cp).start()
-        self.stack.callback(proxy.stop)
-        log = Path(self.cp.state_dir) / "metacontroller.log"
-        mc = mcbin.MetacontrollerProcess.run(
-            self.cp, log, target_label_selector=f"app.kubernetes.io/instance={RELEASE}",
-            apply_strategy=self.apply_strategy, env=proxy.env(), qps=50, burst=100)
-        self.stack.callback(mc.stop)
-        self.results["metacontroller_log"] = str(log)
-        self.say(f"    Metacontroller {mcbin.binary()} runs CompositeController {cc['metadata']['name']} "
-                 f"-> http://{svc['name']}.{svc['namespace']}:{svc.get('port', 80)} (cluster DNS via {proxy.url})")
+        self.say(f"    Metacontroller pod {mc_pods[0].name} runs as the real binary with its ServiceAccount "
+                 f"({len(role['rules'])} RBAC rules, no wildcard) -> CompositeController "
+                 f"{cc['metadata']['name']} -> http://{svc['name']}.{svc['namespace']}:{svc.get('port', 80)}")
 
     def apply_basic_sample(self):
         self.cp.kubectl("apply", "-f", str(BASIC))
@@ -188,6 +190,7 @@ class Journey:
         self.helm("upgrade", RELEASE, str(CHART), "-n", OPERATOR_NS, "--reuse-values", "--wait",
                   "--timeout", "120s", "--set", "hook.replicaCount=3")
         d = self.get("deployment", self.results["hook_deployment"], "-n", OPERATOR_NS)
+        self.run_pods_of(OPERATOR_NS, d["spec"]["selector"]["matchLabels"])  # the new hook pod
         self.results["upgraded_hook_replicas"] = d["status"].get("readyReplicas")
         self.wait_ready(2)
         revision = json.loads(self.helm("status", RELEASE, "-n", OPERATOR_NS, "-o", "json"))["version"]
@@ -205,7 +208,28 @@ class Journey:
         wait_for(gone, timeout=90, what="children of the deleted MCPServer to disappear")
         self.say("    MCPServer and its Deployment, Service and ConfigMap are gone")
 
+    def leave_a_server_running(self):
+        """An MCPServer that is still there at `helm uninstall` (a platform engineer removes the
+        operator before its users' servers)."""
+        self.cp.kubectl("create", "namespace", LEFTOVER_NS)
+        import yaml
+
+        obj = yaml.safe_load(BASIC.read_text())
+        obj["metadata"]["namespace"] = LEFTOVER_NS
+        self.cp.kubectl("apply", "-f", "-", input=json.dumps(obj))
+        wait_for(lambda: self._ready_in(LEFTOVER_NS), timeout=120, what=f"MCPServer Ready in {LEFTOVER_NS}")
+        self.say(f"    {self.name} in namespace {LEFTOVER_NS} is Ready and stays through the uninstall")
+
+    def _ready_in(self, namespace: str):
+        m = self.get("mcps", self.name, "-n", namespace)
+        st = m.get("status") or {}
+        return m if st.get("phase") == "Ready" and st.get("observedGeneration") == m["metadata"]["generation"] else None
+
     def helm_uninstall(self):
+        # what the real Metacontroller was refused with its least-privilege RBAC (none expected)
+        self.results["metacontroller_forbidden"] = [
+            line for p in self.results.get("metacontroller_pods", []) if p.log.exists()
+            for line in p.log.read_text(errors="replace").splitlines() if "forbidden" in line.lower()]
         self.stack.close()  # stop the controller, port-forwards and local pods first
         self.helm("uninstall", RELEASE, "-n", OPERATOR_NS, "--wait", "--timeout", "120s")
         leftovers = self.cp.kubectl(
@@ -216,20 +240,34 @@ class Journey:
         self.results["leftovers"] = leftovers
         if leftovers:
             raise JourneyError(f"helm uninstall left {leftovers}")
-        self.say("    no object of the release is left (the CRD stays, as Helm leaves CRDs)")
+        self.say("    no object of the release is left (the CRDs stay, as Helm leaves CRDs)")
+
+    def delete_after_uninstall(self):
+        """With the operator gone, the remaining MCPServer and its namespace still delete: no
+        finalizer waits for a Metacontroller that is no longer there; the garbage collector removes
+        the children through their ownerReferences."""
+        m = self.get("mcps", self.name, "-n", LEFTOVER_NS)
+        self.results["leftover_finalizers"] = m["metadata"].get("finalizers") or []
+        self.cp.kubectl("delete", "mcps", self.name, "-n", LEFTOVER_NS, "--timeout=60s")
+        self.cp.kubectl("delete", "namespace", LEFTOVER_NS, "--timeout=90s")
+        wait_for(lambda: self.cp.kubectl("get", "namespace", LEFTOVER_NS, check=False).returncode != 0,
+                 timeout=90, what=f"namespace {LEFTOVER_NS} gone")
+        self.results["leftover_namespace_deleted"] = True
+        self.say(f"    kubectl delete mcps and namespace {LEFTOVER_NS}: both gone, nothing stuck")
 
     def run(self):
         try:
-            self.step("Metacontroller prerequisites (its CRDs)", self.install_prerequisites)
             self.step(f"helm install {RELEASE} charts/mcp-operator -n {OPERATOR_NS}", self.helm_install)
-            self.step("hook pods and Metacontroller", self.start_hook_and_controller)
+            self.step("the chart's pods: hook and Metacontroller", self.start_hook_and_controller)
             self.step(f"kubectl apply -f {BASIC.relative_to(REPO)}", self.apply_basic_sample)
             self.step("give the server read-only Kubernetes access (spec.serviceAccount)", self.grant_kubernetes_access)
             self.step("MCP client through kubectl port-forward svc/basic-mcpserver", self.connect_mcp_client)
             self.step(f"kubectl scale mcps {self.name} --replicas=2", self.scale)
             self.step("helm upgrade (hook.replicaCount=3)", self.helm_upgrade)
             self.step(f"kubectl delete mcps {self.name}", self.delete_server)
-            self.step(f"helm uninstall {RELEASE} --wait", self.helm_uninstall)
+            self.step(f"another MCPServer in namespace {LEFTOVER_NS}", self.leave_a_server_running)
+            self.step(f"helm uninstall {RELEASE} --wait (that MCPServer still exists)", self.helm_uninstall)
+            self.step(f"kubectl delete mcps/namespace {LEFTOVER_NS} after the uninstall", self.delete_after_uninstall)
         finally:
             self.stack.close()
         return self.results

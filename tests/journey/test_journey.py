@@ -3,6 +3,7 @@ cluster-scoped objects, so it does not share the session cluster with other suit
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,4 +38,14 @@ def test_user_journey(own_control_plane, apply_strategy):
     assert results["scaled_deployment_replicas"] == 2
     assert results["helm_revision"] == 2 and results["upgraded_hook_replicas"] == 3
     assert results["leftovers"] == []
+    # helm install alone: the chart's own Metacontroller ran (least-privilege RBAC, no wildcard)
+    assert results["metacontroller_pods"]
+    for rule in results["metacontroller_rules"]:
+        assert "*" not in rule["apiGroups"] + rule["resources"] + rule["verbs"], rule
+    refused = sorted({m.group(0) for line in results["metacontroller_forbidden"]
+                      for m in [re.search(r'cannot \w+ resource \\*"[^"\\]+\\*"( in API group \\*"[^"\\]*\\*")?', line)] if m}
+                     or results["metacontroller_forbidden"][:3])
+    assert not refused, refused
+    # helm uninstall with an MCPServer left: it and its namespace still delete, nothing stuck
+    assert results["leftover_finalizers"] == [] and results["leftover_namespace_deleted"]
     assert any("tools/list" in line for line in lines)

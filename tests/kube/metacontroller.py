@@ -204,3 +204,29 @@ class MetacontrollerProcess:
                 cp.kubectl("delete", "compositecontroller", cc["metadata"]["name"], "--ignore-not-found",
                            "--wait=false", check=False)
         return code
+
+
+# --- the chart's Metacontroller pod, run by the pod runner (tests/kube/podrunner.py) ---------------
+IMAGE = "ghcr.io/metacontroller/metacontroller"
+
+
+def is_image(image: str) -> bool:
+    """Whether a container image is Metacontroller's (any tag or digest)."""
+    return image.split("@", 1)[0].rsplit(":", 1)[0] == IMAGE if "/" in image else False
+
+
+def pod_command(container: dict, port: int, local_port: int) -> list[str]:
+    """The local command for a Metacontroller container: the built binary with the container's args,
+    every listen address (`--*-address=:P`, health and metrics) moved to loopback: the pod's first
+    port to `local_port` (where the pod runner's kwok PortForward points), the others to free ports,
+    so replicas never clash. The kubeconfig comes from KUBECONFIG (the pod's ServiceAccount)."""
+    from .controlplane import free_port
+
+    out = [str(binary())]
+    for arg in container.get("args") or []:
+        name, sep, value = arg.partition("=")
+        if sep and name.startswith("--") and name.endswith("-address") and ":" in value:
+            p = int(value.rsplit(":", 1)[1] or 0)
+            arg = f"{name}=127.0.0.1:{local_port if p and p == port else free_port()}"
+        out.append(arg)
+    return out

@@ -68,11 +68,14 @@ class RunningPod:
     log: Path
     extra: dict = field(default_factory=dict)
     container_name: str = ""
+    on_stop: list = field(default_factory=list)  # callables run after the process stopped
 
     def stop(self) -> None:
         for sidecar in self.extra.get("sidecars", []):
             stop_process(sidecar, grace=10)
         stop_process(self.proc, grace=10)
+        for fn in self.on_stop:
+            fn()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -194,7 +197,8 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
         mounts[vm["mountPath"]] = local
         write_volume_files(cp, namespace, volumes.get(vm["name"], {}), local)
 
-    image_command, image_env = image_config(container["image"])
+    metacontroller = _is_metacontroller(container)
+    image_command, image_env = ([], {}) if metacontroller else image_config(container["image"])
     env = {**image_env, **resolve_env_from(cp, pod, container), **resolve_env(cp, pod, container)}
     longest_first = sorted(mounts.items(), key=lambda kv: -len(kv[0]))
     for k, v in env.items():  # one rewrite per value, by the deepest mount that holds it
@@ -243,6 +247,10 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
     }
     command = container.get("command") or image_command
     command = command + container.get("args", [])
+    on_stop: list = []
+    if metacontroller:
+        command, proxy_env, on_stop = _metacontroller_command(cp, container, port, local_port)
+        proc_env.update(proxy_env)
     log = root / "container.log"
     proc = subprocess.Popen(
         command,
@@ -270,7 +278,7 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
         }
         cp.kubectl("apply", "-f", "-", input=json.dumps(logs))
     running = RunningPod(pod_name, namespace, port, local_port, proc, root, log, {"env": env},
-                         container_name=container["name"])
+                         container_name=container["name"], on_stop=on_stop)
     start_prober(cp, pod, running, kubeconfig)
     return running
 
@@ -320,3 +328,20 @@ def start_prober(cp: ControlPlane, pod: dict, server: RunningPod, kubeconfig: Pa
     server.extra["prober_url"] = f"http://127.0.0.1:{port}"
     server.extra["prober_log"] = log
     return proc
+
+
+def _is_metacontroller(container: dict) -> bool:
+    from . import metacontroller
+
+    return metacontroller.is_image(container["image"])
+
+
+def _metacontroller_command(cp: ControlPlane, container: dict, port: int, local_port: int):
+    """Metacontroller's image is the real binary built into the tool cache, run with the pod's args
+    (listen addresses moved to loopback) and, since no cluster DNS resolves `webhook.service` out
+    here, HTTP_PROXY of its own ServiceProxy (tests/kube/svcproxy.py), stopped with the pod."""
+    from . import metacontroller
+    from .svcproxy import ServiceProxy
+
+    proxy = ServiceProxy(cp).start()
+    return metacontroller.pod_command(container, port, local_port), proxy.env(), [proxy.stop]
