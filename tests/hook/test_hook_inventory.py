@@ -209,3 +209,44 @@ def test_invalid_spec_keeps_the_inventory_configmap_without_its_data():
     kept = by_kind(resp["children"])
     assert "data" not in kept["ConfigMap/inventory"]
     assert resp["status"]["server"]["tools"] == ["a"]  # still reported while the spec is invalid
+
+
+def _with_verdict(observed, pod, message):
+    for o in observed:
+        if o["metadata"]["name"] == "srv-inventory":
+            o.setdefault("data", {})[hinv.PROBE_KEY_PREFIX + pod] = json.dumps(
+                {"ready": False, "message": message, "at": "2026-01-01T00:00:00Z"})
+    return observed
+
+
+def _pod(name, deleting=False):
+    meta = {"name": name, "namespace": "ns1", "labels": {C.LABEL_NAME: C.APP_NAME, C.LABEL_INSTANCE: "srv"}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "status": {"phase": "Running"}}
+
+
+def _run_with_pods(p, observed, pods):
+    req = request(p, observed)
+    req["related"] = {"Pod.v1": {f"ns1/{x['metadata']['name']}": x for x in pods}}
+    return sync(req, now=NOW)
+
+
+def test_a_pod_that_is_not_mcp_says_what_answered_in_ready():
+    p = parent(port=3001)
+    observed = _with_verdict(rolled_out_with(p, None), "srv-abc",
+                             'POST /mcp answered HTTP 200 (text/html), not an MCP JSON-RPC answer: "<html>"')
+    st = _run_with_pods(p, observed, [_pod("srv-abc")])["status"]
+    c = cond(st, C.COND_READY)
+    assert (st["phase"], c["status"], c["reason"]) == (C.PHASE_PENDING, "False", hinv.R_MCP_HANDSHAKE_FAILED)
+    assert c["message"] == ('MCP handshake with the server in pod srv-abc (port 3001, path /mcp) fails: '
+                            'POST /mcp answered HTTP 200 (text/html), not an MCP JSON-RPC answer: "<html>"')
+    assert not list(STATUS_VALIDATOR.iter_errors(st))
+
+
+@pytest.mark.parametrize("pods", [None, [], [_pod("srv-abc", deleting=True)], [_pod("srv-other")]])
+def test_verdicts_of_pods_that_are_gone_or_unknown_are_ignored(pods):
+    p = parent(port=3001)
+    observed = _with_verdict(rolled_out_with(p, None), "srv-abc", "connection refused")
+    resp = run(p, observed) if pods is None else _run_with_pods(p, observed, pods)
+    assert cond(resp["status"], C.COND_READY)["reason"] != hinv.R_MCP_HANDSHAKE_FAILED

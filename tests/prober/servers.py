@@ -48,11 +48,14 @@ class _Plain(http.server.BaseHTTPRequestHandler):
     content_type = "text/html; charset=utf-8"
     body = b"<html><body>Welcome to nginx!</body></html>"
     status = 200
+    headers_out: dict = {}
 
     def _answer(self):
         self.rfile.read(int(self.headers.get("content-length") or 0))
         self.send_response(self.status)
         self.send_header("Content-Type", self.content_type)
+        for k, v in self.headers_out.items():
+            self.send_header(k, v)
         self.send_header("Content-Length", str(len(self.body)))
         self.end_headers()
         self.wfile.write(self.body)
@@ -64,10 +67,12 @@ class _Plain(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def plain_http(status: int = 200, content_type: str = "text/html; charset=utf-8", body: bytes | None = None):
+def plain_http(status: int = 200, content_type: str = "text/html; charset=utf-8", body: bytes | None = None,
+               headers: dict | None = None):
     """A plain HTTP server (not MCP) on a free loopback port; yields its /mcp URL."""
     handler = type("H", (_Plain,), {"status": status, "content_type": content_type,
-                                    "body": body if body is not None else _Plain.body})
+                                    "body": body if body is not None else _Plain.body,
+                                    "headers_out": headers or {}})
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()

@@ -120,3 +120,25 @@ def test_prober_data_survives_the_operator_applying_the_configmap_again(control_
     got = json.loads(cp.kubectl("get", "configmap", "srv-inventory", "-n", namespace, "-o", "json").stdout)
     assert got["metadata"]["labels"]["changed"] == "yes"
     assert json.loads(got["data"][inv.INVENTORY_KEY])["tools"] == ["a"]
+
+
+def test_failing_verdict_is_written_after_the_threshold_and_cleared_on_success(control_plane, namespace, server):
+    """What answered instead of MCP reaches the operator through the same ConfigMap, under the
+    same RBAC; stale verdicts of gone pods are dropped."""
+    from mcp_prober.app import FAIL_THRESHOLD, Verdicts
+
+    cp = control_plane
+    store = InventoryStore(sa_client(cp, namespace), namespace, hp.inventory_name(NAME), "srv-pod-1")
+    store.patch_data({"probe.gone-pod": json.dumps({"ready": False, "message": "old", "at": "2020-01-01T00:00:00Z"})})
+    v = Verdicts(store, "srv-pod-1")
+    data = lambda: json.loads(cp.kubectl("get", "configmap", "srv-inventory", "-n", namespace, "-o", "json").stdout
+                              ).get("data") or {}
+    for _ in range(FAIL_THRESHOLD - 1):
+        v.observe(False, "connection refused at 127.0.0.1:3001", "2026-01-01T00:00:00Z")
+    assert "probe.srv-pod-1" not in data()  # one failure is not a verdict (a kubelet waits too)
+    v.observe(False, "connection refused at 127.0.0.1:3001", "2026-01-01T00:00:00Z")
+    record = json.loads(data()["probe.srv-pod-1"])
+    assert record == {"ready": False, "message": "connection refused at 127.0.0.1:3001", "at": "2026-01-01T00:00:00Z"}
+    assert "probe.gone-pod" not in data()
+    v.observe(True, "ok", "2026-01-01T00:00:05Z")
+    assert "probe.srv-pod-1" not in data()

@@ -18,7 +18,17 @@ from tests.kube import free_port, stop_process, wait_for
 
 from .servers import inventory, mcp_k8s_server, plain_http, prober_process, readyz
 
-OUR_TOOLS = ["create-pod", "delete-pod", "describe-pod", "get-pod-logs", "list-events", "list-pods"]
+WRITE_TOOLS = {"create-pod", "delete-pod"}  # what MCP_READ_ONLY=true removes
+
+
+def raw_tool_names(url: str) -> list[str]:
+    """tools/list as one plain JSON-RPC POST (our server runs stateless JSON): a path to the same
+    answer that does not go through the SDK client the prober uses."""
+    import httpx2
+
+    r = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+                    headers={"Accept": "application/json, text/event-stream"}, timeout=5)
+    return sorted(t["name"] for t in r.json()["result"]["tools"])
 
 
 def run(url):
@@ -28,12 +38,13 @@ def run(url):
 def test_our_server_speaks_mcp(tmp_path):
     with mcp_k8s_server(tmp=tmp_path) as url:
         r = run(url)
+        expected = raw_tool_names(url)
     assert r.ok, r.message
     doc = r.observation.document()
     assert doc["server"]["name"] == "kubernetes-mcp-server" and doc["server"]["version"]
     assert doc["protocolVersion"] in ("2025-11-25", "2026-07-28")
     assert "tools" in doc["capabilities"]
-    assert doc["tools"] == OUR_TOOLS and doc["toolCount"] == 6
+    assert doc["tools"] == expected and doc["toolCount"] == len(expected) >= 6 and "list-pods" in expected
     assert doc["toolsHash"].startswith("sha256:") and len(doc["toolsHash"]) == 71
 
 
@@ -42,7 +53,7 @@ def test_read_only_mode_is_a_different_tool_set(tmp_path):
         ro = run(url).observation.document()
     with mcp_k8s_server(read_only=False, tmp=tmp_path) as url:
         rw = run(url).observation.document()
-    assert ro["tools"] == ["describe-pod", "get-pod-logs", "list-events", "list-pods"]
+    assert set(rw["tools"]) - set(ro["tools"]) == WRITE_TOOLS and set(ro["tools"]) < set(rw["tools"])
     assert ro["toolsHash"] != rw["toolsHash"]
     # stable: the same server twice gives the same hash
     with mcp_k8s_server(read_only=True, tmp=tmp_path) as url:
@@ -79,8 +90,9 @@ def test_readyz_of_the_prober_process(tmp_path):
     """The sidecar's own answer, the one the pod's readinessProbe reads."""
     with mcp_k8s_server(tmp=tmp_path) as url, prober_process(url) as base:
         code, text = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(readyz(base)), 30, 0.3, "ready")
-        assert text.startswith("ready: MCP server kubernetes-mcp-server") and "6 tools" in text
-        assert inventory(base)["inventory"]["tools"] == OUR_TOOLS
+        expected = raw_tool_names(url)
+        assert text.startswith("ready: MCP server kubernetes-mcp-server") and f"{len(expected)} tools" in text
+        assert inventory(base)["inventory"]["tools"] == expected
     with plain_http() as url, prober_process(url) as base:
         code, text = wait_for(lambda: (lambda r: r if "not ready: POST" in r[1] else None)(readyz(base)), 30, 0.3,
                               "a failed probe")
@@ -129,3 +141,16 @@ def test_third_party_server_everything(tmp_path):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)  # npx runs node as a child: stop the whole group
         stop_process(proc, grace=5)
+
+
+def test_a_server_that_requires_authorization_is_serving_without_an_inventory(tmp_path):
+    """MCP's authorization spec: 401 with a Bearer challenge is an MCP server refusing an
+    anonymous client. Ready (the pod serves), but no tools are listed."""
+    with plain_http(401, "application/json", b'{"error":"unauthorized"}') as url:
+        r = run(url)
+    assert not r.ok  # no challenge: just an HTTP 401 from something
+    handler_headers = {"WWW-Authenticate": 'Bearer resource_metadata="http://x/.well-known/oauth-protected-resource"'}
+    with plain_http(401, "application/json", b'{"error":"unauthorized"}', headers=handler_headers) as url:
+        r = run(url)
+    assert r.ok and r.observation is None
+    assert r.message.startswith("MCP endpoint requires authorization: POST /mcp answered 401 with WWW-Authenticate")

@@ -21,6 +21,9 @@ R_TOOLS_CHANGED = "ToolsChanged"
 R_TOOLS_UNCHANGED = "ToolsUnchanged"
 R_NOT_REPORTED = "InventoryNotReported"
 R_NOT_PROBED = "NotProbed"
+R_MCP_HANDSHAKE_FAILED = "MCPHandshakeFailed"  # Ready=False: a pod's server does not speak MCP
+PROBE_KEY_PREFIX = "probe."  # + pod name: the prober's failing verdict (mcp_prober.app)
+MAX_PROBE_MESSAGE = 512
 
 MAX_TOOLS = 64  # names in status.server.tools (toolCount counts all)
 MAX_DIFF = 20  # names in toolsAdded/toolsRemoved/toolsModified
@@ -105,6 +108,40 @@ def tools_condition(name: str, spec: dict | None, server: dict | None) -> Cond:
              (("toolsAdded", "added"), ("toolsRemoved", "removed"), ("toolsModified", "modified")) if server.get(key)]
     detail = "; ".join(parts) or "tool definitions changed"
     return Cond(COND_TOOLS_CHANGED, "True", R_TOOLS_CHANGED, f"tool set changed at {at}: {detail} (now {count} tools)")
+
+
+def probe_failures(configmap: dict | None, pods: list[dict] | None) -> list[tuple[str, str]]:
+    """(pod, message) of every live pod whose prober reports that its server does not speak MCP,
+    sorted by pod. Records of pods that no longer exist are ignored (``pods`` None: the pods
+    are unknown, so no record is trusted)."""
+    if not isinstance(configmap, dict) or not isinstance(configmap.get("data"), dict) or pods is None:
+        return []
+    live = {p["metadata"]["name"] for p in pods if isinstance(p, dict) and isinstance(p.get("metadata"), dict)
+            and isinstance(p["metadata"].get("name"), str) and not p["metadata"].get("deletionTimestamp")}
+    out = []
+    for key, text in sorted(configmap["data"].items()):
+        pod = key[len(PROBE_KEY_PREFIX):] if isinstance(key, str) and key.startswith(PROBE_KEY_PREFIX) else None
+        if pod not in live or not isinstance(text, str):
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("ready") is False and isinstance(record.get("message"), str):
+            out.append((pod, " ".join(record["message"].split())[:MAX_PROBE_MESSAGE]))
+    return out
+
+
+def mcp_not_ready(failures: list[tuple[str, str]], spec: dict) -> Cond | None:
+    """The Ready condition while a pod's server answers its prober with something that is not MCP
+    (the pod is unready then too: the prober's /readyz is its readinessProbe)."""
+    if not failures:
+        return None
+    pod, message = failures[0]
+    where = f" (port {spec['port']}, path {pr.mcp_path(spec)})" if isinstance(spec.get("port"), int) else ""
+    more = f" (and {len(failures) - 1} more pod(s))" if len(failures) > 1 else ""
+    return Cond(C.COND_READY, "False", R_MCP_HANDSHAKE_FAILED,
+                f"MCP handshake with the server in pod {pod}{where} fails: {message}{more}")
 
 
 def strip_reported(obj: dict, name: str) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import constants as C
-from .causes import Cause
+from .causes import RANK_NOT_READY, Cause
 from .children import selector_string
 from .sessions import session_routing
 from .spec import serves_http
@@ -135,13 +135,15 @@ def merge_conditions(conds: list[Cond], previous_status, generation: int | None,
 def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list[str],
             deployment: dict | None, service: dict | None, desired_hash: str | None, now: str,
             terminating: bool = False, cause: Cause | None = None, ready_endpoints: int | None = None,
-            conflicts: list[tuple[str, str]] = (), inventory: dict | None = None) -> dict:
+            conflicts: list[tuple[str, str]] = (), inventory: dict | None = None,
+            pods: list[dict] | None = None) -> dict:
     """The complete status. ``spec`` is defaulted; ``errors`` non-empty means invalid;
     ``desired_hash`` is the spec-hash annotation of the desired Deployment (valid spec);
     ``cause`` the first reason a pod is not ready (causes.first_cause); ``ready_endpoints``
     the ready endpoints behind the Service (None: unknown); ``conflicts`` (kind, message) of
     children whose name a foreign object takes (ownership.collisions); ``inventory`` the observed
-    ``<name>-inventory`` ConfigMap the mcp-prober writes (inventory.py)."""
+    ``<name>-inventory`` ConfigMap the mcp-prober writes and ``pods`` the server's pods, for the
+    prober's verdicts (inventory.py)."""
     meta = _dict(parent.get("metadata"))
     generation = meta.get("generation")
     generation = generation if isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0 else None
@@ -209,6 +211,12 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
 
     from . import inventory as inv  # it imports Cond from here
 
+    if valid and not terminating and not conflicts and (ready.status == "True" or cause is None
+                                                          or cause.rank >= RANK_NOT_READY):
+        # the prober says what answered instead of MCP: more specific than "not ready"
+        mcp = inv.mcp_not_ready(inv.probe_failures(inventory, pods), spec)
+        if mcp is not None and ready.reason != C.R_SCALED_TO_ZERO:
+            ready, phase = mcp, C.PHASE_PENDING
     server = inv.server_status(inv.observed_document(inventory))
     tools_cond = inv.tools_condition(name, spec if valid else None, server)
     dep_status = _dict(_dict(deployment).get("status"))

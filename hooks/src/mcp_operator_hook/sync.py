@@ -155,6 +155,7 @@ def _status(p: Parsed, spec: dict, errors: list[str], desired_hash: str | None, 
         ready_endpoints=rel.ready_endpoints(related, p.name),
         conflicts=[(c.kind, c.message(p.name)) for c in conflicts],
         inventory=p.observed(C.CONFIGMAP_CHILD_KEY, prober.inventory_name(p.name)),
+        pods=rel.pods(related, p.name),
     )
 
 

@@ -8,7 +8,7 @@ import sys
 import uvicorn
 
 from . import config
-from .app import Prober, Reporter, create_app
+from .app import Prober, Reporter, Verdicts, create_app
 
 
 def main() -> None:
@@ -17,12 +17,15 @@ def main() -> None:
     for noisy in ("httpx", "httpx2", "mcp", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     settings = config.load()
-    reporter = None
+    reporter = verdicts = None
     if settings.inventory:
         from .kube import InventoryStore, api_client
 
-        reporter = Reporter(InventoryStore(api_client(), settings.namespace, settings.inventory, settings.pod_name))
-    app = create_app(Prober(settings, reporter))
+        store = InventoryStore(api_client(), settings.namespace, settings.inventory, settings.pod_name)
+        reporter = Reporter(store)
+        if settings.pod_name:
+            verdicts = Verdicts(store, settings.pod_name)
+    app = create_app(Prober(settings, reporter, verdicts))
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

@@ -58,6 +58,11 @@ class InventoryStore:
     def read(self) -> tuple[str | None, Owner | None]:
         """The stored inventory text and the owner; (None, None) when the ConfigMap does not
         exist yet (the operator creates it; the prober never does)."""
+        data, owner = self.read_data()
+        return (data or {}).get(INVENTORY_KEY), owner
+
+    def read_data(self) -> tuple[dict | None, Owner | None]:
+        """All of the ConfigMap's data and its owner; (None, None) when it does not exist."""
         try:
             cm = self.core.read_namespaced_config_map(self.name, self.namespace, _request_timeout=10)
         except ApiException as exc:
@@ -68,10 +73,14 @@ class InventoryStore:
         for ref in cm.metadata.owner_references or []:
             if ref.controller:
                 owner = Owner(ref.api_version, ref.kind, ref.name, ref.uid)
-        return (cm.data or {}).get(INVENTORY_KEY), owner
+        return dict(cm.data or {}), owner
 
     def write(self, text: str) -> None:
-        body = {"data": {INVENTORY_KEY: text}}
+        self.patch_data({INVENTORY_KEY: text})
+
+    def patch_data(self, data: dict) -> None:
+        """JSON merge patch of ``data`` keys (a None value deletes the key)."""
+        body = {"data": data}
         self.core.patch_namespaced_config_map(self.name, self.namespace, body, field_manager=FIELD_MANAGER,
                                               _content_type="application/merge-patch+json", _request_timeout=10)
 

@@ -21,13 +21,14 @@ from .inventory import Observation
 
 MAX_PAGES = 100  # tools/list pages followed per probe (a cursor loop must end)
 MAX_EXCERPT = 120  # characters of a non-MCP body quoted in the readiness message
+AUTH_REQUIRED = "MCP endpoint requires authorization"
 
 
 @dataclass(frozen=True)
 class Result:
-    ok: bool
+    ok: bool  # serving MCP (or refusing the prober with MCP's 401 Bearer challenge)
     message: str  # one line, for /readyz and logs
-    observation: Observation | None = None
+    observation: Observation | None = None  # None when not ok or when authorization is required
 
 
 def _excerpt(text: str) -> str:
@@ -95,6 +96,10 @@ async def diagnose(url: str, timeout: float) -> str:
         return f"HTTP exchange with {target} failed: {type(exc).__name__}: {exc}"
     ctype = r.headers.get("content-type", "no content-type").split(";")[0].strip() or "no content-type"
     head = f"POST {where.path or '/'} answered HTTP {r.status_code} ({ctype})"
+    challenge = r.headers.get("www-authenticate", "")
+    if r.status_code == 401 and challenge.lower().startswith("bearer"):
+        # MCP's authorization spec: a protected server answers 401 with a Bearer challenge
+        return f"{AUTH_REQUIRED}: POST {where.path or '/'} answered 401 with WWW-Authenticate: {_excerpt(challenge)}"
     if r.status_code >= 400:
         return f"{head}, not an MCP endpoint: {_excerpt(body)}"
     if ctype == "text/event-stream":
@@ -120,6 +125,10 @@ async def probe(url: str, timeout: float = 5.0) -> Result:
         obs = await _session(url, timeout)
     except Exception as exc:  # any failure is a readiness verdict, described by diagnose()
         detail = await diagnose(url, timeout)
+        if detail.startswith(AUTH_REQUIRED):
+            # It answers as MCP's authorization spec says: serving, but the prober holds no
+            # credentials, so there is no inventory.
+            return Result(True, detail + "; tools are not listed")
         while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
             exc = exc.exceptions[0]  # the SDK's task groups wrap the real error
         sdk = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
