@@ -374,3 +374,36 @@ def test_a_corrupt_record_falls_back_to_observed_copies():
     resp = run(parent(transport="stdio", replicas=3), observed)
     assert sorted(c["kind"] for c in resp["children"]) == ["ConfigMap", "ConfigMap", "Deployment", "Role",
                                                            "RoleBinding", "Service"]
+
+
+# --- the bridge's Secret is a child too ------------------------------------------------------------
+
+BRIDGED = {"transport": "stdio", "package": {"registry": "pypi", "name": "mcp-server-time", "version": "2026.10.19"}}
+
+
+def test_customize_asks_for_the_bridge_secret_only_when_bridged():
+    rules = {r["resource"]: r for r in rel.customize({"parent": parent(**BRIDGED)})["relatedResources"]}
+    assert rules["secrets"]["names"] == ["srv-bridge"]
+    plain = {r["resource"] for r in rel.customize({"parent": parent(transport="stdio")})["relatedResources"]}
+    assert "secrets" not in plain
+
+
+def test_foreign_bridge_secret_is_never_taken_over_nor_read_by_the_pods():
+    p = parent(**BRIDGED)
+    foreign = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "srv-bridge", "namespace": NS},
+               "data": {"session-key": base64.b64encode(b"theirs").decode()}}
+    resp = run(p, secrets=[foreign])
+    kinds = sorted(c["kind"] for c in resp["children"])
+    assert "Secret" not in kinds and "Deployment" not in kinds
+    assert cond(resp["status"], "Ready")["reason"] == "NameConflict"
+    assert f"Secret {NS}/srv-bridge already exists" in cond(resp["status"], "Ready")["message"]
+    assert "dGhlaXJz" not in json.dumps(resp)
+
+
+@pytest.mark.parametrize("junk", [{"stdio": True}, {"stdio": [1]}, {"volumes": "x"}, {"package": 3},
+                                  {"health": "tcp"}, {"sessions": []}])
+def test_schema_violations_are_a_failed_status_not_a_crash(junk):
+    """Found by the fuzz tests: cross-field rules on a spec that is not schema-shaped raised."""
+    resp = run(parent(transport="stdio", **junk))
+    assert resp["status"]["phase"] == "Failed"
+    assert cond(resp["status"], "ConfigurationValid")["status"] == "False"

@@ -83,19 +83,36 @@ def collisions(children: list[dict], related: rel.Related, parent: dict, observe
     return out
 
 
-def references_any(child: dict, collided: list[Collision]) -> bool:
-    """Whether a desired child's pod template mounts or reads a collided ConfigMap by name."""
-    names = {c.name for c in collided if c.kind == "ConfigMap"}
-    if not names or child.get("kind") != "Deployment":
-        return False
+def pod_template_reads(child: dict) -> set[tuple[str, str]]:
+    """(kind, name) of every ConfigMap/Secret a Deployment's pod template mounts or reads."""
+    out: set[tuple[str, str]] = set()
     pod = _d(_d(_d(child.get("spec")).get("template")).get("spec"))
     for vol in pod.get("volumes") or []:
-        if _d(_d(vol).get("configMap")).get("name") in names:
-            return True
-        for src in _d(_d(vol).get("projected")).get("sources") or []:
-            if _d(_d(src).get("configMap")).get("name") in names:
-                return True
-    return False
+        vol = _d(vol)
+        out.add(("ConfigMap", _d(vol.get("configMap")).get("name")))
+        out.add(("Secret", _d(vol.get("secret")).get("secretName")))
+        for src in _d(vol.get("projected")).get("sources") or []:
+            out.add(("ConfigMap", _d(_d(src).get("configMap")).get("name")))
+            out.add(("Secret", _d(_d(src).get("secret")).get("name")))
+    for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+        c = _d(c)
+        for e in c.get("env") or []:
+            vf = _d(_d(e).get("valueFrom"))
+            out.add(("ConfigMap", _d(vf.get("configMapKeyRef")).get("name")))
+            out.add(("Secret", _d(vf.get("secretKeyRef")).get("name")))
+        for e in c.get("envFrom") or []:
+            out.add(("ConfigMap", _d(_d(e).get("configMapRef")).get("name")))
+            out.add(("Secret", _d(_d(e).get("secretRef")).get("name")))
+    return out
+
+
+def references_any(child: dict, collided: list[Collision]) -> bool:
+    """Whether a desired Deployment's pod template mounts or reads a collided ConfigMap or Secret
+    (a child of ours by name, e.g. <name>-config or the bridge's <name>-bridge)."""
+    taken = {(c.kind, c.name) for c in collided if c.kind in ("ConfigMap", "Secret")}
+    if not taken or child.get("kind") != "Deployment":
+        return False
+    return bool(pod_template_reads(child) & taken)
 
 
 def without_collisions(children: list[dict], collided: list[Collision]) -> list[dict]:

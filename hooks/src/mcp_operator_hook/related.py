@@ -127,7 +127,11 @@ def own_names(name: str, spec=None) -> dict[str, list[str]]:
         CONFIGMAP_KEY: [configmap_name(name), record_name(name)],
         SECRET_KEY: [],
     }
-    if isinstance(spec, dict) and is_bridged(apply_defaults(spec)):
+    try:
+        bridged = isinstance(spec, dict) and is_bridged(apply_defaults(spec))
+    except (AttributeError, TypeError, KeyError, ValueError):  # not schema-shaped: nothing to protect
+        bridged = False
+    if bridged:
         out[SECRET_KEY].append(bridge_secret_name(name))
     return out
 
