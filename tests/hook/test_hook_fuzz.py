@@ -127,8 +127,8 @@ def pods(draw, name):
 
 
 def _key(obj) -> str:
-    return {"Deployment": C.DEPLOYMENT_CHILD_KEY, "Service": C.SERVICE_CHILD_KEY, "ConfigMap": C.CONFIGMAP_CHILD_KEY,
-            "Secret": C.SECRET_CHILD_KEY}[obj["kind"]]
+    """Metacontroller's key of a child kind: ``<Kind>.<apiVersion>``."""
+    return f"{obj['kind']}.{obj['apiVersion']}"
 
 
 @st.composite
@@ -174,10 +174,9 @@ def requests(draw):
             "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": f"{name}-x", "namespace": NS, "labels": {rel.SERVICE_NAME_LABEL: name}},
             "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": r}} for r in ready]}
-        for o in observed:  # owned children show up by name too
-            key = {"Deployment": rel.DEPLOYMENT_KEY, "Service": rel.SERVICE_KEY, "ConfigMap": rel.CONFIGMAP_KEY,
-                   "Secret": rel.SECRET_KEY}[o["kind"]]
-            related[key][f"{NS}/{o['metadata']['name']}"] = o
+        for o in observed:  # owned children of the kinds asked for by name show up there too
+            if _key(o) in related:
+                related[_key(o)][f"{NS}/{o['metadata']['name']}"] = o
         for kind, key, obj_name in (("Deployment", rel.DEPLOYMENT_KEY, name), ("Service", rel.SERVICE_KEY, name),
                                     ("ConfigMap", rel.CONFIGMAP_KEY, name + C.CONFIGMAP_SUFFIX),
                                     ("ConfigMap", rel.CONFIGMAP_KEY, name + "-hook-record"),
