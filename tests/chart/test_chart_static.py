@@ -245,6 +245,17 @@ def test_bridge_image_reaches_the_hook():
     assert env["MCP_BRIDGE_IMAGE"] == f"reg.example.com/mcp-bridge@{digest}"
 
 
+def test_prober_image_reaches_the_hook():
+    pod = one(render(), "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["MCP_PROBER_IMAGE"] == "mcp-prober:0.1.0"  # the chart's appVersion, like the hook
+    digest = "sha256:" + "c" * 64
+    pod = one(render(sets=("prober.image.repository=reg.example.com/mcp-prober", f"prober.image.digest={digest}")),
+              "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["MCP_PROBER_IMAGE"] == f"reg.example.com/mcp-prober@{digest}"
+
+
 def test_image_digest_wins_over_tag():
     digest = "sha256:" + "a" * 64
     dep = one(render(sets=(f"hook.image.digest={digest}", "hook.image.repository=reg.example/hook")), "Deployment")

@@ -250,3 +250,22 @@ def test_verdicts_of_pods_that_are_gone_or_unknown_are_ignored(pods):
     observed = _with_verdict(rolled_out_with(p, None), "srv-abc", "connection refused")
     resp = run(p, observed) if pods is None else _run_with_pods(p, observed, pods)
     assert cond(resp["status"], C.COND_READY)["reason"] != hinv.R_MCP_HANDSHAKE_FAILED
+
+
+def test_the_installations_prober_image(monkeypatch):
+    assert prober.container("srv", {"port": 3001, "transport": "streamable-http"})["image"] == prober.PROBER_IMAGE
+    monkeypatch.setenv(prober.ENV_PROBER_IMAGE, "reg.example.com/mcp-prober:0.1.0")
+    assert prober.container("srv", {"port": 3001, "transport": "streamable-http"})["image"] == \
+        "reg.example.com/mcp-prober:0.1.0"
+
+
+def test_the_hooks_env_is_what_the_prober_reads():
+    """The contract between the two packages: the rendered env loads in mcp_prober.config."""
+    from mcp_prober import config
+
+    side = prober.container("srv", {"port": 3001, "transport": "streamable-http", "mcpPath": "/v1/mcp"})
+    env = {e["name"]: e.get("value", "from-the-downward-api") for e in side["env"]}
+    s = config.load(env)
+    assert (s.url, s.port, s.inventory, s.interval) == ("http://127.0.0.1:3001/v1/mcp", prober.PROBER_PORT,
+                                                        "srv-inventory", prober.PROBE_INTERVAL)
+    assert side["ports"][0]["containerPort"] == s.port

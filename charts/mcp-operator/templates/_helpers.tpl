@@ -79,6 +79,15 @@ app.kubernetes.io/component: hook
 {{- end }}
 {{- end }}
 
+{{- define "mcp-operator.prober.image" -}}
+{{- $img := .Values.prober.image }}
+{{- if $img.digest }}
+{{- printf "%s@%s" $img.repository $img.digest }}
+{{- else }}
+{{- printf "%s:%s" $img.repository (default .Chart.AppVersion $img.tag) }}
+{{- end }}
+{{- end }}
+
 {{- define "mcp-operator.mcpServer.serviceAccountName" -}}
 {{- default (printf "%s-mcp-server" (include "mcp-operator.fullname" .)) .Values.mcpServerRbac.serviceAccountName | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -17,11 +17,13 @@ Environment names are the contract with ``mcp_prober.config``.
 from __future__ import annotations
 
 import json
+import os
 
 from . import constants as C
 from .spec import is_bridged, serves_http
 
-PROBER_IMAGE = "mcp-prober:latest"
+PROBER_IMAGE = "mcp-prober:latest"  # default; the chart sets $MCP_PROBER_IMAGE from prober.image
+ENV_PROBER_IMAGE = "MCP_PROBER_IMAGE"
 PROBER_CONTAINER = "mcp-prober"
 PROBER_PORT = 9464
 PROBER_PORT_FALLBACK = 9465  # when the server itself uses PROBER_PORT
@@ -96,11 +98,17 @@ def token_volume() -> dict:
     ]}}
 
 
+def image() -> str:
+    """The installation's prober image: $MCP_PROBER_IMAGE of the hook process, else
+    PROBER_IMAGE. Fixed for the process's lifetime, like the rest of its configuration."""
+    return os.environ.get(ENV_PROBER_IMAGE, "").strip() or PROBER_IMAGE
+
+
 def container(name: str, spec: dict) -> dict:
     port = prober_port(spec)
     return {
         "name": PROBER_CONTAINER,
-        "image": PROBER_IMAGE,
+        "image": image(),
         "env": [
             {"name": "MCP_PROBE_URL", "value": probe_url(spec)},
             {"name": "MCP_PROBER_PORT", "value": str(port)},
