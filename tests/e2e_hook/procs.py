@@ -46,14 +46,17 @@ class HookServer(Proc):
     url: str
 
 
-def start_hook_server(log_dir: Path, workers: int = 2, threads: int = 4, port: int | None = None) -> HookServer:
+def start_hook_server(log_dir: Path, workers: int = 2, threads: int = 4, port: int | None = None,
+                      env: dict | None = None, name: str = "hook") -> HookServer:
     port = port or free_port()
+    extra = env or {}
     env = dict(os.environ)
     env.update({"GUNICORN_BIND": f"127.0.0.1:{port}", "PORT": str(port),
                 "GUNICORN_WORKERS": str(workers), "GUNICORN_THREADS": str(threads)})
+    env.update(extra)
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     args = [gunicorn, "-c", "python:mcp_operator_hook.gunicorn_conf", "mcp_operator_hook.app:create_app()"]
-    hs = HookServer("hook", args, env, log_dir / "hook.log")
+    hs = HookServer(name, args, env, log_dir / f"{name}.log")
     hs.url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

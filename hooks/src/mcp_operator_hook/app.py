@@ -4,7 +4,8 @@ POST /sync, POST /finalize  Metacontroller hooks (JSON in, JSON out; 400 + {"err
 POST /customize             related objects to send with each sync (pods, EndpointSlices,
                             referenced Secrets/ConfigMaps, same-named objects; related.py)
 GET  /healthz               liveness
-GET  /readyz                readiness: the CRD schema is loaded and a sample sync succeeds
+GET  /readyz                readiness: the CRD schema is loaded and a sample sync succeeds; 503
+                            once draining (the preStop `python -m mcp_operator_hook.drain`)
 GET  /metrics               Prometheus: per-hook request counts, latency histograms, errors
 
 Serve with gunicorn (see gunicorn_conf.py):
@@ -23,6 +24,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from . import constants as C
+from . import drain as drainmod
 from . import related as relatedmod
 from . import spec as specmod
 from . import sync as syncmod
@@ -132,6 +134,8 @@ def create_app() -> Flask:
 
     @app.get("/readyz")
     def readyz():
+        if drainmod.draining():
+            return _json({"status": "draining"}, 503)
         try:
             syncmod.sync(_sample_request())
         except Exception as exc:  # noqa: BLE001

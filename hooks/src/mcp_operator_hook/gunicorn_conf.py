@@ -11,6 +11,10 @@ Environment (the Helm chart and tests/e2e_hook set these):
     GUNICORN_THREADS     threads per worker (gthread worker), default 4
     GUNICORN_TIMEOUT     worker timeout seconds, default 30 (above Metacontroller's 10 s webhook timeout)
     GUNICORN_GRACEFUL_TIMEOUT  seconds to finish in-flight requests after SIGTERM, default 20
+    MCP_HOOK_DRAIN_SECONDS  drain window of the preStop `python -m mcp_operator_hook.drain`,
+                         default 10 (drain.py)
+    MCP_HOOK_DRAIN_FILE  the draining flag shared by the workers; a fresh one per server is
+                         created when unset
     GUNICORN_KEEPALIVE   keep-alive seconds, default 75 (Metacontroller reuses connections)
     GUNICORN_ACCESS_LOG  "-" (stdout, default), a file path, or "off"
     LOG_LEVEL            error-log level, default info
@@ -56,10 +60,18 @@ proc_name = "mcp-operator-hook"
 limit_request_line = 8190
 
 _created_multiproc_dir: str | None = None
+_created_drain_dir: str | None = None
 
 
 def on_starting(server):  # master, before any worker exists
-    global _created_multiproc_dir
+    global _created_multiproc_dir, _created_drain_dir
+    from mcp_operator_hook import drain
+
+    if not os.environ.get(drain.DRAIN_FILE_ENV):  # per server: several may share one /tmp
+        _created_drain_dir = tempfile.mkdtemp(prefix="mcp-hook-drain-")
+        os.environ[drain.DRAIN_FILE_ENV] = os.path.join(_created_drain_dir, "draining")
+    elif os.path.exists(os.environ[drain.DRAIN_FILE_ENV]):  # a previous run's flag
+        os.unlink(os.environ[drain.DRAIN_FILE_ENV])
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _created_multiproc_dir = tempfile.mkdtemp(prefix="mcp-hook-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = _created_multiproc_dir
@@ -71,6 +83,15 @@ def on_starting(server):  # master, before any worker exists
                 os.unlink(os.path.join(path, entry))
 
 
+def pre_request(worker, req):  # worker, before the app sees the request
+    # While draining, answer with `Connection: close` so the client stops reusing the connection
+    # (gunicorn ignores a Connection header set by the app: hop-by-hop headers are its own).
+    from mcp_operator_hook import drain
+
+    if drain.draining():
+        req.must_close = True
+
+
 def child_exit(server, worker):  # master, after a worker exited
     from prometheus_client import multiprocess
 
@@ -78,5 +99,6 @@ def child_exit(server, worker):  # master, after a worker exited
 
 
 def on_exit(server):
-    if _created_multiproc_dir:
-        shutil.rmtree(_created_multiproc_dir, ignore_errors=True)
+    for path in (_created_multiproc_dir, _created_drain_dir):
+        if path:
+            shutil.rmtree(path, ignore_errors=True)
