@@ -164,8 +164,7 @@ def requests(draw):
         children[_key(o)][f"{m['namespace']}/{m['name']}" if v2 else m["name"]] = o
     related = None
     if not draw(rare(20)):  # a customize hook is configured
-        related = {k: {} for k in (rel.POD_KEY, rel.ENDPOINTSLICE_KEY, rel.DEPLOYMENT_KEY, rel.SERVICE_KEY,
-                                   rel.CONFIGMAP_KEY, rel.SECRET_KEY)}
+        related = {k: {} for k in (rel.POD_KEY, rel.ENDPOINTSLICE_KEY, *map(rel.child_key, rel.CHILD_RESOURCES))}
         for p in draw(pods(name)):
             if isinstance(p, dict) and isinstance(p.get("metadata"), dict) and isinstance(p["metadata"].get("name"), str):
                 related[rel.POD_KEY][f"{NS}/{p['metadata']['name']}"] = p
@@ -177,12 +176,14 @@ def requests(draw):
         for o in observed:  # owned children of the kinds asked for by name show up there too
             if _key(o) in related:
                 related[_key(o)][f"{NS}/{o['metadata']['name']}"] = o
-        for kind, key, obj_name in (("Deployment", rel.DEPLOYMENT_KEY, name), ("Service", rel.SERVICE_KEY, name),
-                                    ("ConfigMap", rel.CONFIGMAP_KEY, name + C.CONFIGMAP_SUFFIX),
-                                    ("ConfigMap", rel.CONFIGMAP_KEY, name + "-hook-record"),
-                                    ("Secret", rel.SECRET_KEY, name + C.BRIDGE_SECRET_SUFFIX)):
-            if f"{NS}/{obj_name}" not in related[key] and draw(rare(8)):
-                related[key][f"{NS}/{obj_name}"] = {"apiVersion": "v1", "kind": kind,
+        foreign_names = (("Deployment", name), ("Service", name), ("ConfigMap", name + C.CONFIGMAP_SUFFIX),
+                         ("ConfigMap", name + "-hook-record"), ("ConfigMap", name + "-inventory"),
+                         ("Secret", name + C.BRIDGE_SECRET_SUFFIX), ("Role", name + "-prober"),
+                         ("RoleBinding", name + "-prober"))
+        for kind, obj_name in foreign_names:
+            key = rel.child_key(kind)
+            if f"{NS}/{obj_name}" not in related[key] and draw(rare(6)):
+                related[key][f"{NS}/{obj_name}"] = {"apiVersion": rel.CHILD_RESOURCES[kind][0], "kind": kind,
                                                     "metadata": {"name": obj_name, "namespace": NS}}
         for s in ("tok", "db", "api"):
             if draw(st.booleans()):
@@ -212,10 +213,13 @@ def check_answer(req: dict, resp: dict) -> None:
         assert resp["children"], "empty desired set for a parent with children"
     invalid = any(c["type"] == C.COND_CONFIGURATION_VALID and c["status"] == "False" for c in status["conditions"])
     if invalid:
+        # every observed child is kept, unless it would use a foreign object of the same name as
+        # one of ours (then the Ready message names that object)
         kept = {(c["kind"], c["metadata"]["name"]) for c in resp["children"]}
+        ready = next(c for c in status["conditions"] if c["type"] == C.COND_READY)
         for o in observed:
-            assert (o["kind"], o["metadata"]["name"]) in kept or (o["kind"] == "Deployment" and
-                                                                 status["phase"] == C.PHASE_FAILED), o["metadata"]["name"]
+            assert (o["kind"], o["metadata"]["name"]) in kept or "already exists and is not owned" in ready["message"], \
+                o["metadata"]["name"]
     text = json.dumps(resp)
     assert SECRET_MARK not in text
     for obj in (req.get("related") or {}).get(rel.SECRET_KEY, {}).values():

@@ -109,8 +109,11 @@ def test_customize_rules_are_namespaced_and_never_select_everything():
     assert by[("v1", "pods")]["labelSelector"] == {"matchLabels": {C.LABEL_NAME: C.APP_NAME, C.LABEL_INSTANCE: "srv"}}
     assert by[("discovery.k8s.io/v1", "endpointslices")]["labelSelector"] == {"matchLabels": {rel.SERVICE_NAME_LABEL: "srv"}}
     assert by[("v1", "secrets")]["names"] == ["tok"]
-    assert by[("v1", "configmaps")]["names"] == ["settings", "srv-config", "srv-hook-record"]
+    assert by[("v1", "configmaps")]["names"] == ["settings", "srv-config", "srv-hook-record", "srv-inventory"]
     assert by[("apps/v1", "deployments")]["names"] == ["srv"] and by[("v1", "services")]["names"] == ["srv"]
+    # every child the spec renders is read by name (prober Role/RoleBinding included)
+    assert by[("rbac.authorization.k8s.io/v1", "roles")]["names"] == ["srv-prober"]
+    assert by[("rbac.authorization.k8s.io/v1", "rolebindings")]["names"] == ["srv-prober"]
     for r in rules:  # names and labelSelector are exclusive; an empty names list selects everything
         assert ("names" in r) != ("labelSelector" in r)
         assert r.get("names", ["x"])
@@ -407,3 +410,36 @@ def test_schema_violations_are_a_failed_status_not_a_crash(junk):
     resp = run(parent(transport="stdio", **junk))
     assert resp["status"]["phase"] == "Failed"
     assert cond(resp["status"], "ConfigurationValid")["status"] == "False"
+
+
+def _related_with(kind_key, obj):
+    return {"pods": [], "slices": []} | {kind_key: [obj]}
+
+
+def test_foreign_prober_role_is_never_bound():
+    """A RoleBinding to a foreign Role <name>-prober would grant the pods whatever that Role says."""
+    p = parent()
+    observed = rolled_out(p)
+    foreign = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+               "metadata": {"name": "srv-prober", "namespace": NS}, "rules": []}
+    fresh = sync(dict(related_req(p), related={**related_req(p)["related"],
+                                                rel.child_key("Role"): {f"{NS}/srv-prober": foreign},
+                                                rel.child_key("RoleBinding"): {}}), now=NOW)
+    assert fresh["children"] == []
+    assert f"Role {NS}/srv-prober already exists" in cond(fresh["status"], "Ready")["message"]
+    # a running server whose Role was replaced by a foreign one: no RoleBinding to it
+    running = [o for o in observed if o["kind"] != "Role"]
+    req = related_req(p, running, **owned_related(running))
+    req["related"][rel.child_key("Role")] = {f"{NS}/srv-prober": foreign}
+    req["related"][rel.child_key("RoleBinding")] = {}
+    resp = sync(req, now=NOW)
+    assert not [c for c in resp["children"] if c["kind"] in ("Role", "RoleBinding")]
+    assert resp["status"]["phase"] == "Failed"
+
+
+def test_foreign_inventory_configmap_is_never_granted_to_the_prober():
+    p = parent()
+    foreign = configmap("srv-inventory", {"inventory.json": "{}"})
+    resp = run(p, configmaps=[foreign])
+    assert not [c for c in resp["children"] if c["kind"] == "Role"]
+    assert "ConfigMap ns1/srv-inventory already exists" in cond(resp["status"], "Ready")["message"]

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 
 from . import related as rel
 
-_KIND_KEY = {"Deployment": rel.DEPLOYMENT_KEY, "Service": rel.SERVICE_KEY, "ConfigMap": rel.CONFIGMAP_KEY,
-             "Secret": rel.SECRET_KEY}
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ def collisions(children: list[dict], related: rel.Related, parent: dict, observe
     namespace = _d(parent.get("metadata")).get("namespace") or ""
     for child in children:
         kind, name = child.get("kind"), _d(child.get("metadata")).get("name")
-        key = _KIND_KEY.get(kind)
+        key = rel.child_key(kind) if kind in rel.CHILD_RESOURCES else None
         if key is None or (kind, name) in observed_names or not related.has(key):
             continue
         obj = related.get(key, name)
@@ -83,36 +81,34 @@ def collisions(children: list[dict], related: rel.Related, parent: dict, observe
     return out
 
 
-def pod_template_reads(child: dict) -> set[tuple[str, str]]:
-    """(kind, name) of every ConfigMap/Secret a Deployment's pod template mounts or reads."""
-    out: set[tuple[str, str]] = set()
-    pod = _d(_d(_d(child.get("spec")).get("template")).get("spec"))
-    for vol in pod.get("volumes") or []:
-        vol = _d(vol)
-        out.add(("ConfigMap", _d(vol.get("configMap")).get("name")))
-        out.add(("Secret", _d(vol.get("secret")).get("secretName")))
-        for src in _d(vol.get("projected")).get("sources") or []:
-            out.add(("ConfigMap", _d(_d(src).get("configMap")).get("name")))
-            out.add(("Secret", _d(_d(src).get("secret")).get("name")))
-    for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
-        c = _d(c)
-        for e in c.get("env") or []:
-            vf = _d(_d(e).get("valueFrom"))
-            out.add(("ConfigMap", _d(vf.get("configMapKeyRef")).get("name")))
-            out.add(("Secret", _d(vf.get("secretKeyRef")).get("name")))
-        for e in c.get("envFrom") or []:
-            out.add(("ConfigMap", _d(_d(e).get("configMapRef")).get("name")))
-            out.add(("Secret", _d(_d(e).get("secretRef")).get("name")))
+# Kinds other children refer to by name (volumes, env, envFrom, Role resourceNames, roleRef).
+REFERENCED_KINDS = ("ConfigMap", "Secret", "Role")
+
+
+def _strings(value, out: set[str]) -> set[str]:
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _strings(v, out)
     return out
 
 
 def references_any(child: dict, collided: list[Collision]) -> bool:
-    """Whether a desired Deployment's pod template mounts or reads a collided ConfigMap or Secret
-    (a child of ours by name, e.g. <name>-config or the bridge's <name>-bridge)."""
-    taken = {(c.kind, c.name) for c in collided if c.kind in ("ConfigMap", "Secret")}
-    if not taken or child.get("kind") != "Deployment":
+    """Whether a desired child names a collided ConfigMap, Secret or Role anywhere outside its
+    own metadata: a Deployment mounting ``<name>-config`` or reading ``<name>-bridge``, the
+    prober's Role granting ``<name>-inventory`` by resourceNames, a RoleBinding whose roleRef is
+    a foreign ``<name>-prober``. Such a child would use the foreign object, so it is not asked
+    for either. (A string scan, not a walk of each kind's reference fields: every child kind and
+    every future field is covered, and the names are the hook's own, specific suffixes.)"""
+    taken = {c.name for c in collided if c.kind in REFERENCED_KINDS}
+    if not taken:
         return False
-    return bool(pod_template_reads(child) & taken)
+    body = {k: v for k, v in child.items() if k != "metadata"}
+    return bool(_strings(body, set()) & taken)
 
 
 def without_collisions(children: list[dict], collided: list[Collision]) -> list[dict]:

@@ -25,10 +25,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from . import constants as C
-from .bridge import secret_name as bridge_secret_name
 from .children import configmap_name, selector_labels
-from .spec import apply_defaults, is_bridged
 
 POD_KEY = "Pod.v1"
 SECRET_KEY = "Secret.v1"
@@ -116,24 +113,37 @@ def references(spec) -> Refs:
     return refs
 
 
-def own_names(name: str, spec=None) -> dict[str, list[str]]:
-    """Names the hook's children take, per related key (for collision detection). The bridge's
-    Secret only for a bridged stdio ``spec`` (other servers read no Secret of their own)."""
-    from .record import record_name  # record imports children; keep the import graph acyclic
+# Kinds the hook's children can be, as (apiVersion, resource): the related rule that reads a
+# same-named object of each (Metacontroller's key is ``<Kind>.<apiVersion>``).
+CHILD_RESOURCES = {
+    "Deployment": ("apps/v1", "deployments"),
+    "Service": ("v1", "services"),
+    "ConfigMap": ("v1", "configmaps"),
+    "Secret": ("v1", "secrets"),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
+}
 
-    out = {
-        DEPLOYMENT_KEY: [name],
-        SERVICE_KEY: [name],
-        CONFIGMAP_KEY: [configmap_name(name), record_name(name)],
-        SECRET_KEY: [],
-    }
-    try:
-        bridged = isinstance(spec, dict) and is_bridged(apply_defaults(spec))
-    except (AttributeError, TypeError, KeyError, ValueError):  # not schema-shaped: nothing to protect
-        bridged = False
-    if bridged:
-        out[SECRET_KEY].append(bridge_secret_name(name))
-    return out
+
+def child_key(kind: str) -> str:
+    return f"{kind}.{CHILD_RESOURCES[kind][0]}"
+
+
+def own_names(name: str, namespace: str, spec=None) -> dict[str, list[str]]:
+    """Names the hook's children take, per related key (for collision detection): every child
+    the spec renders (when valid), plus the ones any spec of this name may have (Deployment,
+    Service, config and record ConfigMaps), so an invalid spec still protects what runs."""
+    from .record import record_name  # noqa: PLC0415 - record imports children; keep the graph acyclic
+    from .sync import desired_names  # noqa: PLC0415 - sync imports this module
+
+    out: dict[str, set[str]] = {child_key(k): set() for k in CHILD_RESOURCES}
+    out[DEPLOYMENT_KEY] |= {name}
+    out[SERVICE_KEY] |= {name}
+    out[CONFIGMAP_KEY] |= {configmap_name(name), record_name(name)}
+    for kind, child in desired_names(name, namespace, spec):
+        if kind in CHILD_RESOURCES:
+            out[child_key(kind)].add(child)
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def customize(request) -> dict:
@@ -148,22 +158,21 @@ def customize(request) -> dict:
     name, namespace = _name(meta.get("name")), _name(meta.get("namespace"))
     if name is None or namespace is None:
         raise BadRequest("request.parent.metadata.name and .namespace must be non-empty strings")
-    refs = references(request["parent"].get("spec"))
-    own = own_names(name, request["parent"].get("spec"))
+    spec = request["parent"].get("spec")
+    refs = references(spec)
+    own = own_names(name, namespace, spec)
+    own[SECRET_KEY] = sorted(set(own[SECRET_KEY]) | set(refs.secrets))
+    own[CONFIGMAP_KEY] = sorted(set(own[CONFIGMAP_KEY]) | set(refs.configmaps))
     rules = [
         {"apiVersion": "v1", "resource": "pods", "namespace": namespace,
          "labelSelector": {"matchLabels": selector_labels(name)}},
         {"apiVersion": "discovery.k8s.io/v1", "resource": "endpointslices", "namespace": namespace,
          "labelSelector": {"matchLabels": {SERVICE_NAME_LABEL: name}}},
-        {"apiVersion": "apps/v1", "resource": "deployments", "namespace": namespace, "names": own[DEPLOYMENT_KEY]},
-        {"apiVersion": "v1", "resource": "services", "namespace": namespace, "names": own[SERVICE_KEY]},
-        {"apiVersion": "v1", "resource": "configmaps", "namespace": namespace,
-         "names": sorted(set(own[CONFIGMAP_KEY]) | set(refs.configmaps))},
     ]
-    secrets = set(refs.secrets) | set(own[SECRET_KEY])
-    if secrets:  # an empty names list would select every Secret of the namespace
-        rules.append({"apiVersion": "v1", "resource": "secrets", "namespace": namespace,
-                      "names": sorted(secrets)})
+    for kind, (api_version, resource) in CHILD_RESOURCES.items():
+        names = own[child_key(kind)]
+        if names:  # an empty names list would select every object of the kind in the namespace
+            rules.append({"apiVersion": api_version, "resource": resource, "namespace": namespace, "names": names})
     return {"relatedResources": rules}
 
 
@@ -253,6 +262,3 @@ def pods(related: Related, name: str) -> list[dict] | None:
             out.append(pod)
     return out
 
-
-# Keys the hook reads from C (kept here so constants.py stays the one list of names).
-_ = C

@@ -178,8 +178,10 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
         ready = Cond(C.COND_READY, "False", C.R_TERMINATING, "MCPServer is being deleted")
         phase = C.PHASE_TERMINATING
     elif not valid:
-        ready = Cond(C.COND_READY, "False", C.R_INVALID_SPEC,
-                     "spec is invalid (see ConfigurationValid); existing children are left unchanged")
+        msg = "spec is invalid (see ConfigurationValid); existing children are left unchanged"
+        if conflicts:  # both must be fixed; say so at once
+            msg += "; also: " + "; ".join(m for _, m in conflicts)
+        ready = Cond(C.COND_READY, "False", C.R_INVALID_SPEC, msg)
         phase = C.PHASE_FAILED
     elif conflicts:
         for kind, message in conflicts:

@@ -186,6 +186,20 @@ def _desired_cached(name: str, namespace: str, canonical_spec: str,
             names)
 
 
+def desired_names(name: str, namespace: str, spec) -> list[tuple[str, str]]:
+    """(kind, name) of every child a spec renders; empty for an invalid spec (customize hook)."""
+    try:
+        defaulted, canonical, errors = specmod.validate_canonical(name, spec)
+    except (AttributeError, TypeError, KeyError, ValueError):
+        return []
+    if errors:
+        return []
+    names = list(_desired_cached(name, namespace, canonical)[2])
+    if specmod.is_bridged(defaulted):
+        names.append(("Secret", bridge.secret_name(name)))
+    return names
+
+
 def _observed_names(p: Parsed) -> set[tuple[str, str]]:
     return {(_key_kind(key)[0], obj["metadata"]["name"]) for key, objs in p.children.items() for obj in objs}
 
