@@ -57,6 +57,49 @@ def image_config(image: str) -> tuple[list[str], dict[str, str]]:
     raise ValueError(f"no Dockerfile target is labelled with title {name!r} (image {image!r})")
 
 
+def image_or_host_command(container: dict) -> tuple[list[str], dict[str, str]]:
+    """Our images (a Dockerfile target) give the command and env; any other image (a third-party
+    one such as ``node:22-bookworm-slim``) needs the container's own ``command``, which then runs
+    on this host: ``npx`` from the host's Node, ``uvx`` from the venv's pinned uv. The image's own
+    files are not available, so a third-party container without a command cannot run here."""
+    try:
+        return image_config(container["image"])
+    except ValueError:
+        if container.get("command"):
+            return [], {}
+        raise ValueError(
+            f"image {container['image']!r} is not built by this repository's Dockerfile and the container "
+            "has no command: the pod runner can only run a third-party image by its command (npx, uvx, ...)"
+        ) from None
+
+
+# Host settings a pod on this machine's network would be given (proxies, CA bundles): package
+# runners (npx, uvx) fetch from the registries through them.
+_NETWORK_ENV = re.compile(r"CERT|PROXY|_CA_|CA_BUNDLE", re.I)
+
+
+def adapt_to_host(container: dict, command: list[str], env: dict[str, str], local_port: int) -> tuple[list[str], dict[str, str]]:
+    """Host-side adjustments for processes that are not our Python servers.
+
+    - ``mcp-bridge`` (the bridge image): ``--port`` moves to the free loopback port, it listens on
+      127.0.0.1 only, and advertises 127.0.0.1:<port> in its session ids (the pod IP is kwok's
+      fake one), so replicas forward sessions to each other over loopback.
+    - every process gets the host's network settings (``_NETWORK_ENV``) unless the pod sets them.
+    """
+    env = {**{k: v for k, v in os.environ.items() if _NETWORK_ENV.search(k)}, **env}
+    if command and os.path.basename(command[0]) == "mcp-bridge":
+        head, sep, tail = (command[: command.index("--")], ["--"], command[command.index("--") + 1 :]) if "--" in command else (command, [], [])
+        head = list(head)
+        if "--port" in head:
+            head[head.index("--port") + 1] = str(local_port)
+        else:
+            head += ["--port", str(local_port)]
+        head += ["--host", "127.0.0.1"]
+        command = head + sep + tail
+        env["MCP_BRIDGE_ADVERTISE_ADDRESS"] = f"127.0.0.1:{local_port}"
+    return command, env
+
+
 @dataclass
 class RunningPod:
     name: str
@@ -198,7 +241,7 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
         write_volume_files(cp, namespace, volumes.get(vm["name"], {}), local)
 
     metacontroller = _is_metacontroller(container)
-    image_command, image_env = ([], {}) if metacontroller else image_config(container["image"])
+    image_command, image_env = ([], {}) if metacontroller else image_or_host_command(container)
     env = {**image_env, **resolve_env_from(cp, pod, container), **resolve_env(cp, pod, container)}
     longest_first = sorted(mounts.items(), key=lambda kv: -len(kv[0]))
     for k, v in env.items():  # one rewrite per value, by the deepest mount that holds it
@@ -251,6 +294,8 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
     if metacontroller:
         command, proxy_env, on_stop = _metacontroller_command(cp, container, port, local_port)
         proc_env.update(proxy_env)
+    else:
+        command, proc_env = adapt_to_host(container, command, proc_env, local_port)
     log = root / "container.log"
     proc = subprocess.Popen(
         command,
