@@ -17,6 +17,8 @@ import json
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import anyio
 import pytest
@@ -62,10 +64,34 @@ def served(cp, ns: str, obj: dict, replicas: int = 1):
     try:
         for p in pods:
             running.append(run_pod(cp, ns, p["metadata"]["name"]))
+        for p, rp in zip(pods, running):
+            wait_for(lambda: probe_passes(p, rp), timeout=START_TIMEOUT, interval=0.5, what=f"readiness of {rp.name}")
         yield server, running
+    except BaseException:
+        for rp in running:  # what the containers said, for the failure report
+            print(f"--- {rp.name} (exit {rp.proc.poll()}): {rp.proc.args}")
+            print(rp.log.read_text()[-3000:] if rp.log.exists() else "(no log)")
+        raise
     finally:
         for rp in running:
             rp.stop()
+
+
+def probe_passes(pod: dict, rp) -> bool:
+    """The container's readiness probe, run against the local process as a kubelet would (kwok
+    marks pods Ready without probing; kubectl port-forward gives up on a refused connection)."""
+    if rp.proc.poll() is not None:
+        raise AssertionError(f"{rp.name} exited {rp.proc.returncode}: {rp.log.read_text()[-2000:]}")
+    probe = pod["spec"]["containers"][0].get("readinessProbe") or {}
+    if "httpGet" in probe:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{rp.local_port}{probe['httpGet'].get('path', '/')}", timeout=2) as r:
+                return 200 <= r.status < 400
+        except (OSError, urllib.error.HTTPError):
+            return False
+    with socket.socket() as s:  # tcpSocket, or no probe: the port accepts connections
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", rp.local_port)) == 0
 
 
 def _pods(cp, ns: str, name: str, replicas: int):
@@ -92,6 +118,8 @@ def port_forward(cp, ns: str, service: str, port: int):
         wait_for(listening, timeout=20, what="kubectl port-forward")
         yield local
     finally:
+        if proc.poll() is not None:
+            print(f"kubectl port-forward svc/{service} had exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
         stop_process(proc, 5)
 
 
@@ -180,6 +208,9 @@ def test_server_everything_streamable_http_by_its_own_command(control_plane, nam
 def test_our_own_server_through_port_forward(control_plane, namespace, metacontroller):
     obj = mcps("own", image="mcp-k8s-server:latest", transport="streamable-http", port=3001)
     with served(control_plane, namespace, obj) as (server, pods):
+        # as a user would: let the server's ServiceAccount read this namespace
+        sa = kget(control_plane, "deployment", "own", "-n", namespace)["spec"]["template"]["spec"].get("serviceAccountName", "default")
+        control_plane.kubectl("create", "rolebinding", "own-view", "-n", namespace, "--clusterrole=view", f"--serviceaccount={namespace}:{sa}")
         with port_forward(control_plane, namespace, "own", 3001) as local:
             tools, text = answer_when_up(endpoint_url(server, local), "list-pods", {"namespace": namespace}, timeout=60)
             assert "list-pods" in tools and text
