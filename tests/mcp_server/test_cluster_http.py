@@ -214,3 +214,20 @@ def test_mcp_inspector_cli_lists_our_tools_over_stdio(control_plane, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     names = {t["name"] for t in json.loads(r.stdout)["tools"]}
     assert {"api-resources", "namespaces-list", "resources-list", "resources-get", "list-pods"} <= names
+
+
+def test_several_worker_processes_serve_one_port(control_plane, namespace, tmp_path):
+    """MCP_WORKERS=2: a supervisor and two server processes behind one port, each answering real
+    clients of both eras (the pod would get this by default with a CPU limit of 2)."""
+    async def go(url):
+        for mode in ("legacy", "2026-07-28"):
+            for _ in range(3):
+                async with Client(url, mode=mode) as c:
+                    assert len((await c.list_tools()).tools) == 10
+                    r = await c.call_tool("list-pods", {"namespace": namespace})
+                    assert not r.is_error
+
+    with http_server(control_plane.kubeconfig, tmp_path, MCP_WORKERS="2") as srv:
+        children = subprocess.run(["pgrep", "-P", str(srv.proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) >= 2, children  # uvicorn's workers (plus, at most, its resource tracker)
+        anyio.run(go, srv.url)

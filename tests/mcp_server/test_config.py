@@ -108,3 +108,18 @@ def test_host_override():
     assert config.load({"MCP_HOST": "127.0.0.1"}).bind_host == "127.0.0.1"
     s = config.load({"MCP_ALLOWED_HOSTS": "mcp.example.com, mcp.example.com:443"})
     assert "mcp.example.com" in s.service_hosts() and "mcp.example.com:443" in s.service_hosts()
+
+
+def test_worker_count_follows_the_pod_cpu_limit(tmp_path, monkeypatch):
+    (tmp_path / "cpu.max").write_text("250000 100000\n")  # limits.cpu: 2500m
+    assert config.cpu_count(str(tmp_path)) == 2
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # 500m: still one worker
+    assert config.cpu_count(str(tmp_path)) == 1
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # no limit: the affinity mask
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
+    assert config.cpu_count(str(tmp_path)) == 6
+    monkeypatch.setattr(config, "cpu_count", lambda: 6)
+    assert config.worker_count(config.load({})) == config.MAX_AUTO_WORKERS
+    assert config.worker_count(config.load({"MCP_WORKERS": "2"})) == 2
+    with pytest.raises(config.ConfigError):
+        config.load({"MCP_WORKERS": "-1"})

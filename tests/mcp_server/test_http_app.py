@@ -131,3 +131,38 @@ def test_auth_probes_and_read_only(control_plane):
         assert "create-pod" not in names and "list-pods" in names
 
     run_app(control_plane, {"MCP_READ_ONLY": "true"}, ro)
+
+
+def test_tools_list_answer_is_the_sdks_in_both_eras_every_time(control_plane):
+    """The tools/list memo (shaped once per protocol version) answers exactly what the SDK does."""
+    modern = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/list"}
+    meta = {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+            "io.modelcontextprotocol/clientCapabilities": {}}
+
+    answers = {}
+
+    async def fn(c):
+        for era, headers, params in (("2025", NEW, None), ("2026", modern, {"_meta": meta})):
+            got = []
+            for i in range(3):
+                msg = {"jsonrpc": "2.0", "method": "tools/list", "id": i + 10, **({"params": params} if params else {})}
+                r = await c.post("/mcp", content=json.dumps(msg), headers={**JSON, **headers})
+                assert r.status_code == 200 and r.json()["id"] == i + 10, r.text
+                got.append(r.json()["result"])
+            assert got[0] == got[1] == got[2]
+            answers[era] = got[0]
+        assert {t["name"] for t in answers["2025"]["tools"]} == {t["name"] for t in answers["2026"]["tools"]}
+        # not memoized: a cursor goes to the SDK (which has no pages to give)
+        r = await c.post("/mcp", content=json.dumps({**LIST, "params": {"cursor": "nope"}}), headers={**JSON, **NEW})
+        assert r.status_code == 200 and ("error" in r.json() or "tools" in r.json()["result"])
+
+    run_app(control_plane, {}, fn)
+
+    fresh = {}
+
+    async def uncached(c):  # a new process answers its first request through the SDK: same result
+        r = await c.post("/mcp", content=json.dumps(LIST), headers={**JSON, **NEW})
+        fresh["r"] = r.json()["result"]
+
+    run_app(control_plane, {}, uncached)
+    assert fresh["r"] == answers["2025"]

@@ -42,11 +42,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from .http import build_app, describe
 
-    app = build_app(mcp, deps)
+    workers = config.worker_count(settings)
     loop, http_impl = _fast_impls()
-    log.info("listening", extra={**describe(settings), "loop": loop, "http": http_impl})
+    log.info("listening", extra={**describe(settings), "loop": loop, "http": http_impl, "workers": workers})
+    if workers > 1:
+        # One event loop is one core: several processes share the port (uvicorn's supervisor
+        # restarts a worker that dies). Each worker builds its own app from the same settings.
+        del mcp, deps
+        target: object = "mcp_k8s_server.__main__:worker_app"
+    else:
+        target = build_app(mcp, deps)
     uvicorn.run(
-        app,
+        target,  # type: ignore[arg-type]
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         host=settings.bind_host,
         port=settings.port,
         loop=loop,
@@ -57,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         server_header=False,
     )
     return 0
+
+
+def worker_app():  # noqa: ANN201 - uvicorn factory
+    """The ASGI app of one worker process (``MCP_WORKERS`` > 1): settings and logging as in main."""
+    settings = config.load()
+    logs.setup(settings.log_level, {"server": settings.server_name, "pod": settings.pod_name or ""})
+    from .http import build_app
+    from .server import build
+
+    mcp, deps = build(settings)
+    return build_app(mcp, deps)
 
 
 def _fast_impls() -> tuple[str, str]:

@@ -52,6 +52,7 @@ class Settings:
     dns_rebinding_protection: bool = True
     auth_token: str | None = field(default=None, repr=False)
     kube_timeout_seconds: float = 10.0
+    workers: int = 0  # HTTP worker processes; 0 = one per core the pod may use (cpu_count()), at most 4
     max_output_bytes: int = 64 * 1024  # byte budget of one tool result
     default_page_size: int = 100
     max_page_size: int = 500
@@ -211,6 +212,7 @@ KEYS: dict[str, tuple[str, Any]] = {
     "MCP_OIDC_GROUPS_CLAIM": ("oidc_groups_claim", _str),
     "MCP_OIDC_GROUPS_PREFIX": ("oidc_groups_prefix", _str),
     "MCP_AUDIT_LOG": ("audit_log", _bool("MCP_AUDIT_LOG")),
+    "MCP_WORKERS": ("workers", _int("MCP_WORKERS", 0, 64)),
 }
 # Read from the environment only (they describe where we run, or point at other files).
 ENV_ONLY = ("POD_NAME", "POD_NAMESPACE", "POD_IP", "MCP_SERVICE_NAME", "MCP_CLUSTER_DOMAIN", "MCP_CONFIG_FILE", "MCP_AUTH_TOKEN_FILE", "KUBECONFIG")
@@ -296,3 +298,28 @@ def _read_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"MCP_CONFIG_FILE={path!r}: expected a JSON object of KEY: value")
     return data
+
+
+MAX_AUTO_WORKERS = 4
+
+
+def cpu_count(cgroup_root: str = "/sys/fs/cgroup") -> int:
+    """Cores this process may use: the cgroup v2 CPU quota (a pod's CPU limit, rounded down, at
+    least 1) when there is one, else the CPUs in its affinity mask."""
+    try:
+        with open(f"{cgroup_root}/cpu.max", encoding="ascii") as fh:
+            quota, period = fh.read().split()[:2]
+        if quota != "max":
+            return max(1, int(quota) // int(period))
+    except (OSError, ValueError):
+        pass
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def worker_count(settings: Settings) -> int:
+    """MCP_WORKERS when set, else one per usable core, at most MAX_AUTO_WORKERS (each worker is a
+    whole server process, ~60 MiB)."""
+    return settings.workers or min(MAX_AUTO_WORKERS, cpu_count())

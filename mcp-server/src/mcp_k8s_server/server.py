@@ -11,6 +11,7 @@ from .auth import setup as auth_setup
 from .config import Settings
 from .deps import Deps
 from .kube import Kube
+from .memo import ToolsListMemo
 from .metrics import Metrics
 
 
@@ -40,7 +41,7 @@ def build(settings: Settings, kube: Kube | None = None, metrics: Metrics | None 
         log_level=settings.log_level,  # type: ignore[arg-type]
         token_verifier=auth.verifier if auth else None,
         auth=auth.auth if auth else None,
-        middleware=[CallerMiddleware(identity_mode=auth is not None, audit=settings.audit_log)],
+        middleware=[CallerMiddleware(identity_mode=auth is not None, audit=settings.audit_log), ToolsListMemo()],
     )
     tools.register(mcp, deps)
     resources.register(mcp, deps)
