@@ -208,6 +208,9 @@ def req(method: str, params: dict | None = None, era: str = "2025-11-25", id_: i
     if era == "2026-07-28":
         msg["params"] = {**(params or {}), "_meta": META}
         headers = {**BASE, "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+        target = (params or {}).get("name") or (params or {}).get("uri")
+        if target:
+            headers["Mcp-Name"] = target
     else:
         if params is not None:
             msg["params"] = params
@@ -249,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=4, help="connections per load process")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--no-seed", action="store_true", help="skip the TypeScript baseline")
+    ap.add_argument("--only", help="run only scenarios whose name contains this text")
     ap.add_argument("--core", type=int, default=(os.cpu_count() or 1) - 1, help="the core both servers are pinned to (taskset)")
     args = ap.parse_args(argv)
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
@@ -308,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
             results[name]["rss_idle_mib"] = rss_kib(srv.proc.pid)[0] / 1024
         try:
             for scenario, payloads in SCENARIOS.items():
+                if args.only and args.only not in scenario:
+                    continue
                 for idx, (name, srv) in enumerate(servers.items()):
                     seq = payloads[0] if name == "ours" else payloads[1]
                     n = args.requests if scenario.startswith("tools/list") else args.list_requests
@@ -356,6 +362,8 @@ def print_report(report: dict) -> None:
         print(line + (f"  ({better})" if better else ""))
 
     for scenario in SCENARIOS:
+        if scenario not in ours_r:
+            continue
         a = ours_r[scenario]
         b = seed_r[scenario] if seed_r else None
         row(f"{scenario}: req/s", a["rps"], b and b["rps"], "{:.0f}", "higher is better")

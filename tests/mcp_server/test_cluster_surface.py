@@ -89,7 +89,7 @@ def test_every_resource_tool_and_prompt(control_plane, workload, tmp_path, trans
             outputs.append(_dump(r))
             assert not r.is_error, texts(r)
             web = next(p for p in r.structured_content["pods"] if p["name"] == "web")
-            assert web["phase"] == "Running" and web["ready"] is True and web["node"] in cp.nodes
+            assert web["status"] == "Running" and web["ready"] is True and web["node"] in cp.nodes
             r = await c.call_tool("list-pods", {"namespace": ns, "labelSelector": "app=web", "fieldSelector": "status.phase=Running"})
             assert [p["name"] for p in r.structured_content["pods"]] == ["web"]
             r = await c.call_tool("list-pods", {"namespace": ns, "labelSelector": "app=nothing"})
@@ -144,7 +144,7 @@ def test_every_resource_tool_and_prompt(control_plane, workload, tmp_path, trans
             pods = json.loads((await c.read_resource(f"k8s://namespace/{ns}/pods")).contents[0].text)
             outputs.append(json.dumps(pods))
             assert pods["namespace"] == ns and [p["name"] for p in pods["pods"]] == ["web"]
-            assert {"name", "phase", "ready", "restarts", "age"} <= set(pods["pods"][0])
+            assert {"name", "status", "ready", "restarts", "age"} <= set(pods["pods"][0])
             default = json.loads((await c.read_resource("k8s://namespace/default/pods")).contents[0].text)
             assert default["namespace"] == "default"
             res = [r.uri for r in (await c.list_resources()).resources]

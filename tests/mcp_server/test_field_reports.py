@@ -128,6 +128,9 @@ def test_list_pods_shows_what_kubectl_shows(control_plane, namespace):
     r = call(mcp, "list-pods", {"namespace": ns})
     p = next(p for p in r.structured_content["pods"] if p["name"] == "init-crash")
     assert (p["readyContainers"], p["status"], str(p["restarts"])) == (cols[1], cols[2], cols[3]), cols
+    # describe-pod computes it from the object with our port of printPod: the same answer
+    d = call(mcp, "describe-pod", {"name": "init-crash", "namespace": ns, "events": 0}).structured_content
+    assert d["status"] == cols[2]
     assert p["status"] == "Init:CrashLoopBackOff" and p["restarts"] == 6 and p["reason"] == "Init:CrashLoopBackOff"
 
 

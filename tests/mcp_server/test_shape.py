@@ -24,11 +24,16 @@ def pod(name, phase="Running", ready=True, restarts=0, waiting=None, **meta):
     }
 
 
-def test_pod_summary():
-    s = shape.pod_summary(pod("a", restarts=3, ready=False, waiting="CrashLoopBackOff"), NOW)
-    assert s == {"name": "a", "namespace": "ns", "phase": "Running", "status": "CrashLoopBackOff", "ready": False,
-                 "readyContainers": "0/1", "restarts": 3, "lastRestart": None, "age": "5m", "created": ts(minutes=5),
-                 "node": "n1", "reason": "CrashLoopBackOff"}
+def test_pod_row_from_the_api_servers_table():
+    cells = {"Name": "a", "Ready": "0/1", "Status": "Init:CrashLoopBackOff", "Restarts": "6 (2m ago)", "Age": "5m",
+             "IP": "<none>", "Node": "n1", "Nominated Node": "<none>", "Readiness Gates": "<none>"}
+    assert shape.pod_row(cells, "ns") == {"name": "a", "namespace": "ns", "status": "Init:CrashLoopBackOff", "ready": False,
+                                          "readyContainers": "0/1", "restarts": 6, "lastRestart": "2m ago", "age": "5m",
+                                          "ip": None, "node": "n1", "reason": "Init:CrashLoopBackOff"}
+    ok = shape.pod_row({"Name": "b", "Ready": "2/2", "Status": "Running", "Restarts": "0", "Age": "1d"}, "ns")
+    assert ok["ready"] is True and ok["reason"] is None and ok["restarts"] == 0 and ok["lastRestart"] is None
+    table = {"columnDefinitions": [{"name": "Name"}, {"name": "Ready"}], "rows": [{"cells": ["x", "1/1"]}]}
+    assert shape.table_rows(table) == [{"Name": "x", "Ready": "1/1"}]
 
 
 def test_humanize_age():
@@ -106,11 +111,11 @@ def test_cursor_roundtrip_and_mismatch():
 def test_page_without_budget_pressure():
     items = [pod(f"p{i:03d}") for i in range(10)]
     fp = "f"
-    out, cursor, notice = shape.page(items, lambda p: shape.pod_summary(p, NOW), after=None, used_continue=None,
+    out, cursor, notice = shape.page(items, lambda p: {"name": p["metadata"]["name"], **shape.pod_status(p)}, after=None, used_continue=None,
                                      next_continue="next", fingerprint=fp, budget=1 << 20)
     assert len(out) == 10 and notice is None
     assert shape.decode_cursor(cursor, fp) == ("next", None)
-    out, cursor, notice = shape.page(items, lambda p: shape.pod_summary(p, NOW), after=None, used_continue=None,
+    out, cursor, notice = shape.page(items, lambda p: {"name": p["metadata"]["name"], **shape.pod_status(p)}, after=None, used_continue=None,
                                      next_continue=None, fingerprint=fp, budget=1 << 20)
     assert cursor is None
 
@@ -120,7 +125,7 @@ def test_page_cut_by_budget_resumes_exactly():
     seen = []
     after = None
     for _ in range(50):
-        out, cursor, notice = shape.page(items, lambda p: shape.pod_summary(p, NOW), after=after, used_continue="c0",
+        out, cursor, notice = shape.page(items, lambda p: {"name": p["metadata"]["name"], **shape.pod_status(p)}, after=after, used_continue="c0",
                                          next_continue=None, fingerprint="f", budget=2000)
         assert shape.json_size(out) <= 2000 or len(out) == 1
         seen += [p["name"] for p in out]

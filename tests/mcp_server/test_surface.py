@@ -381,7 +381,7 @@ def test_resources_and_prompts(control_plane, app_ns, namespace):
             assert n0["capacity"]["pods"] == want["status"]["capacity"]["pods"] and n0["status"] == "True"
             pods = json.loads((await c.read_resource(f"k8s://namespace/{ns}/pods")).contents[0].text)
             assert pods["count"] == 1 and pods["pods"][0]["name"] == "app"
-            assert set(pods["pods"][0]) >= {"name", "phase", "ready", "restarts", "age"}
+            assert set(pods["pods"][0]) >= {"name", "status", "ready", "restarts", "age"}
             pods = json.loads((await c.read_resource(f"k8s://namespace/{namespace}/pods")).contents[0].text)
             assert pods == {"namespace": namespace, "pods": [], "count": 0}
             comp = await c.complete(

@@ -403,9 +403,13 @@ class Kube:
         field_selector: str | None = None,
         limit: int | None = None,
         continue_token: str | None = None,
+        table: bool = False,
     ) -> dict[str, Any]:
-        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit, "continue": continue_token}
-        return await self.request(Op("list", "pod", namespace), "GET", f"/api/v1/namespaces/{_seg(namespace)}/pods", params=params)
+        """The pod list, or with ``table`` the API server's Table of it (kubectl's columns, no objects)."""
+        params = {"labelSelector": label_selector, "fieldSelector": field_selector, "limit": limit, "continue": continue_token,
+                  "includeObject": "None" if table else None}
+        return await self.request(Op("list", "pod", namespace), "GET", f"/api/v1/namespaces/{_seg(namespace)}/pods", params=params,
+                                  accept=ACCEPT_TABLE if table else ACCEPT_JSON)
 
     async def read_pod(self, namespace: str, name: str) -> dict[str, Any]:
         return await self.request(Op("get", "pod", namespace, name), "GET", f"/api/v1/namespaces/{_seg(namespace)}/pods/{_seg(name)}")

@@ -2,7 +2,6 @@
 
 
 import json
-from datetime import UTC, datetime
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -53,13 +52,12 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 f"namespace {namespace!r} is outside this server's allowlist; allowed: {', '.join(s.namespaces)}."
             )
         try:
-            data = await kube.list_pods(namespace, limit=s.max_page_size)
+            data = await kube.list_pods(namespace, limit=s.max_page_size, table=True)
         except KubeNotFound as exc:
             raise ResourceNotFoundError(str(exc)) from None
         except KubeError as exc:
             raise ResourceError(str(exc)) from None
-        now = datetime.now(UTC)
-        pods = [shape.pod_summary(p, now) for p in data.get("items") or []]
+        pods = [shape.pod_row(row, namespace) for row in shape.table_rows(data)]
         payload = {"namespace": namespace, "pods": pods, "count": len(pods)}
         meta = data.get("metadata") or {}
         if meta.get("continue"):
@@ -76,7 +74,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
     @mcp.resource(
         f"k8s://namespace/{default_ns}/pods",
         name=f"{default_ns.capitalize()} Namespace Pods",
-        description=f"Pods in the {default_ns!r} namespace: phase, ready, restarts, age.",
+        description=f"Pods in the {default_ns!r} namespace as kubectl get pods shows them: status, ready, restarts, age.",
         mime_type="application/json",
     )
     async def default_namespace_pods() -> str:
@@ -85,7 +83,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
     @mcp.resource(
         "k8s://namespace/{namespace}/pods",
         name="Namespace Pods",
-        description="Pods in a namespace: phase, ready, restarts, age (bounded; list-pods pages further).",
+        description="Pods in a namespace as kubectl get pods shows them: status, ready, restarts, age (bounded; list-pods pages further).",
         mime_type="application/json",
     )
     async def pods_in_namespace(namespace: str) -> str:

@@ -237,31 +237,45 @@ def pod_status(pod: Mapping[str, Any]) -> dict[str, Any]:
             "restarts": restarts, "lastRestart": last if restarts else None}
 
 
-def pod_summary(pod: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """One list-pods row: kubectl's columns (``pod_status``) plus phase, node and timestamps.
+_RESTARTS = re.compile(r"^\s*(\d+)(?:\s*\((.+) ago\))?\s*$")
+_QUIET_STATUSES = ("Running", "Completed", "Succeeded", "Pending")
 
-    ``reason`` is kubectl's STATUS when it says more than the phase (CrashLoopBackOff,
-    Init:CrashLoopBackOff, Terminating, ...), else None.
+
+def _cell(value: Any) -> Any:
+    return None if value in ("<none>", "", None) else value
+
+
+def pod_row(cells: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """One list-pods row from the API server's Table row for a pod (columns by name).
+
+    The Table is the API server running kubectl's ``printPod`` (the same code ``kubectl get pods``
+    shows), so STATUS, READY and RESTARTS mean exactly what kubectl prints; asking for it instead of
+    whole pods also costs ~20x fewer bytes (no spec, no managedFields). ``reason`` repeats STATUS when
+    it says more than Running/Completed/Pending (CrashLoopBackOff, Init:1/2, Terminating, ...).
     """
-    meta = pod.get("metadata") or {}
-    status = pod.get("status") or {}
-    spec = pod.get("spec") or {}
-    st = pod_status(pod)
-    phase = status.get("phase")
+    status = cells.get("Status")
+    ready = str(cells.get("Ready") or "0/0")
+    n, _, m = ready.partition("/")
+    match = _RESTARTS.match(str(cells.get("Restarts", "0")))
     return {
-        "name": meta.get("name"),
-        "namespace": meta.get("namespace"),
-        "phase": phase,
-        "status": st["status"],
-        "ready": st["total"] > 0 and st["readyCount"] == st["total"],
-        "readyContainers": st["ready"],
-        "restarts": st["restarts"],
-        "lastRestart": st["lastRestart"],
-        "age": humanize_age(meta.get("creationTimestamp"), now),
-        "created": meta.get("creationTimestamp"),
-        "node": spec.get("nodeName"),
-        "reason": None if st["status"] in (phase, "Running", "Completed") else st["status"],
+        "name": cells.get("Name"),
+        "namespace": namespace,
+        "status": status,
+        "ready": n.isdigit() and m.isdigit() and int(m) > 0 and n == m,
+        "readyContainers": ready,
+        "restarts": int(match.group(1)) if match else 0,
+        "lastRestart": (match.group(2) + " ago") if match and match.group(2) else None,
+        "age": _cell(cells.get("Age")),
+        "ip": _cell(cells.get("IP")),
+        "node": _cell(cells.get("Node")),
+        "reason": None if status in _QUIET_STATUSES else status,
     }
+
+
+def table_rows(table: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A meta.k8s.io/v1 Table's rows as {column name: cell}."""
+    names = [c.get("name", "") for c in table.get("columnDefinitions") or []]
+    return [dict(zip(names, r.get("cells") or [], strict=False)) for r in table.get("rows") or []]
 
 
 def event_summary(ev: Mapping[str, Any], now: datetime | None = None, message_chars: int = 400) -> dict[str, Any]:

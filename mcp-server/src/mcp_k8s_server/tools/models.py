@@ -10,18 +10,19 @@ from pydantic import BaseModel, Field
 
 
 class PodSummary(BaseModel):
+    """One pod as ``kubectl get pods -o wide`` shows it (the API server's own pod printer)."""
+
     name: str
     namespace: str
-    phase: str | None = None
-    status: str | None = Field(None, description="What kubectl get pod shows as STATUS (e.g. Running, Init:1/2, CrashLoopBackOff, Terminating).")
-    ready: bool
+    status: str | None = Field(None, description="kubectl's STATUS (e.g. Running, Init:1/2, Init:CrashLoopBackOff, Terminating).")
+    ready: bool = Field(description="Every container ready.")
     readyContainers: str = Field(description="Ready containers / containers, as kubectl's READY (sidecars included).")
     restarts: int = Field(description="As kubectl's RESTARTS: init containers' while the pod initializes, then containers' and sidecars'.")
-    lastRestart: str | None = Field(None, description="When the most recent restart ended the previous instance.")
+    lastRestart: str | None = Field(None, description="How long ago the last restart happened, as kubectl shows it (e.g. '5m ago').")
     age: str | None = None
-    created: str | None = None
+    ip: str | None = None
     node: str | None = None
-    reason: str | None = Field(None, description="Why the pod is not healthy, when known (e.g. CrashLoopBackOff).")
+    reason: str | None = Field(None, description="STATUS when it says why the pod is not plainly Running/Completed/Pending (e.g. CrashLoopBackOff).")
 
 
 class PodList(BaseModel):
@@ -101,6 +102,7 @@ class PodDescription(BaseModel):
     namespace: str
     uid: str | None = None
     phase: str | None = None
+    status: str | None = Field(None, description="kubectl's STATUS for this pod (its printPod rule).")
     reason: str | None = None
     message: str | None = None
     node: str | None = None

@@ -135,7 +135,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
         title="List pods",
         annotations=READ,
         description=(
-            "List pods in a namespace as compact summaries (phase, ready, restarts, age, node, reason). "
+            "List pods in a namespace as kubectl get pods shows them (status, ready, restarts, age, IP, node). "
             "Filter with Kubernetes label selectors (e.g. 'app=web,tier!=cache') and field selectors "
             "(e.g. 'status.phase=Running', 'spec.nodeName=node-1'). Results are paged: when nextCursor is "
             "present, call again with the same arguments plus cursor."
@@ -150,14 +150,19 @@ def register(mcp: MCPServer, deps: Deps) -> None:
     ) -> Annotated[CallToolResult, PodList]:
         with deps.observe("list-pods"):
             ns = deps.check_namespace(namespace)
-            now = datetime.now(UTC)
+            async def fetch(cont: str | None) -> dict[str, Any]:
+                table = await kube.list_pods(
+                    ns, label_selector=labelSelector, field_selector=fieldSelector, limit=limit, continue_token=cont, table=True
+                )
+                return {"items": shape.table_rows(table), "metadata": table.get("metadata") or {}}
+
             pg = await list_page(
-                lambda cont: kube.list_pods(ns, label_selector=labelSelector, field_selector=fieldSelector, limit=limit, continue_token=cont
-                ),
-                lambda p: shape.pod_summary(p, now),
+                fetch,
+                lambda row: shape.pod_row(row, ns),
                 fingerprint=shape.query_fingerprint("pods", ns, labelSelector, fieldSelector, limit),
                 cursor=cursor,
                 budget=s.max_output_bytes,
+                name_of=lambda row: str(row.get("Name") or ""),
             )
             return result(budget=s.max_output_bytes, model=PodList(
                 namespace=ns,
@@ -205,6 +210,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 namespace=ns,
                 uid=meta.get("uid"),
                 phase=status.get("phase"),
+                status=shape.pod_status(pod)["status"],
                 reason=status.get("reason"),
                 message=status.get("message"),
                 node=spec.get("nodeName"),
