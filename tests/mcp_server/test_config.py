@@ -110,16 +110,17 @@ def test_host_override():
     assert "mcp.example.com" in s.service_hosts() and "mcp.example.com:443" in s.service_hosts()
 
 
-def test_worker_count_follows_the_pod_cpu_limit(tmp_path, monkeypatch):
+def test_worker_count_follows_the_pod_cpu_limit(tmp_path):
     (tmp_path / "cpu.max").write_text("250000 100000\n")  # limits.cpu: 2500m
-    assert config.cpu_count(str(tmp_path)) == 2
+    assert config.cpu_limit(str(tmp_path)) == 2
     (tmp_path / "cpu.max").write_text("50000 100000\n")  # 500m: still one worker
-    assert config.cpu_count(str(tmp_path)) == 1
-    (tmp_path / "cpu.max").write_text("max 100000\n")  # no limit: the affinity mask
-    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5})
-    assert config.cpu_count(str(tmp_path)) == 6
-    monkeypatch.setattr(config, "cpu_count", lambda: 6)
-    assert config.worker_count(config.load({})) == config.MAX_AUTO_WORKERS
-    assert config.worker_count(config.load({"MCP_WORKERS": "2"})) == 2
+    assert config.cpu_limit(str(tmp_path)) == 1
+    (tmp_path / "cpu.max").write_text("max 100000\n")  # no limit
+    assert config.cpu_limit(str(tmp_path)) is None
+    assert config.cpu_limit(str(tmp_path / "none")) is None  # no cgroup v2
+    s = config.load({})
+    assert config.worker_count(s, limit=0) == 1  # no CPU limit: one worker
+    assert config.worker_count(s, limit=3) == 3 and config.worker_count(s, limit=16) == config.MAX_AUTO_WORKERS
+    assert config.worker_count(config.load({"MCP_WORKERS": "2"}), limit=8) == 2
     with pytest.raises(config.ConfigError):
         config.load({"MCP_WORKERS": "-1"})

@@ -52,7 +52,7 @@ class Settings:
     dns_rebinding_protection: bool = True
     auth_token: str | None = field(default=None, repr=False)
     kube_timeout_seconds: float = 10.0
-    workers: int = 0  # HTTP worker processes; 0 = one per core the pod may use (cpu_count()), at most 4
+    workers: int = 0  # HTTP worker processes; 0 = one per core of the pod's CPU limit (at most 4), else 1
     max_output_bytes: int = 64 * 1024  # byte budget of one tool result
     default_page_size: int = 100
     max_page_size: int = 500
@@ -303,9 +303,9 @@ def _read_file(path: str) -> dict[str, Any]:
 MAX_AUTO_WORKERS = 4
 
 
-def cpu_count(cgroup_root: str = "/sys/fs/cgroup") -> int:
-    """Cores this process may use: the cgroup v2 CPU quota (a pod's CPU limit, rounded down, at
-    least 1) when there is one, else the CPUs in its affinity mask."""
+def cpu_limit(cgroup_root: str = "/sys/fs/cgroup") -> int | None:
+    """Whole cores of this container's CPU limit (cgroup v2 ``cpu.max`` quota / period, rounded
+    down, at least 1), or None when it has no limit."""
     try:
         with open(f"{cgroup_root}/cpu.max", encoding="ascii") as fh:
             quota, period = fh.read().split()[:2]
@@ -313,13 +313,14 @@ def cpu_count(cgroup_root: str = "/sys/fs/cgroup") -> int:
             return max(1, int(quota) // int(period))
     except (OSError, ValueError):
         pass
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    return None
 
 
-def worker_count(settings: Settings) -> int:
-    """MCP_WORKERS when set, else one per usable core, at most MAX_AUTO_WORKERS (each worker is a
-    whole server process, ~60 MiB)."""
-    return settings.workers or min(MAX_AUTO_WORKERS, cpu_count())
+def worker_count(settings: Settings, limit: int | None = None) -> int:
+    """MCP_WORKERS when set; else one worker per whole core of the pod's CPU limit, at most
+    MAX_AUTO_WORKERS (each worker is a whole server process, ~60-90 MiB); 1 without a limit (a
+    pod without a CPU limit has no fixed number of cores to size for)."""
+    if settings.workers:
+        return settings.workers
+    limit = cpu_limit() if limit is None else limit  # 0: no limit
+    return min(MAX_AUTO_WORKERS, limit or 1)

@@ -257,7 +257,7 @@ def pod_row(cells: Mapping[str, Any], namespace: str) -> dict[str, Any]:
     ready = str(cells.get("Ready") or "0/0")
     n, _, m = ready.partition("/")
     match = _RESTARTS.match(str(cells.get("Restarts", "0")))
-    return {
+    row = {
         "name": cells.get("Name"),
         "namespace": namespace,
         "status": status,
@@ -270,6 +270,7 @@ def pod_row(cells: Mapping[str, Any], namespace: str) -> dict[str, Any]:
         "node": _cell(cells.get("Node")),
         "reason": None if status in _QUIET_STATUSES else status,
     }
+    return {k: v for k, v in row.items() if v is not None}  # as the models' exclude_none dumps
 
 
 def table_rows(table: Mapping[str, Any]) -> list[dict[str, Any]]:

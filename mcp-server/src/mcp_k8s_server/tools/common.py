@@ -18,19 +18,27 @@ Namespace = Annotated[str, Field(description="Namespace (defaults to the server'
 Cursor = Annotated[str | None, Field(description="nextCursor from a previous call with the same arguments, to get the next page.")]
 
 
-def result(model: BaseModel, text: str | None = None, budget: int | None = None) -> CallToolResult:
-    """structuredContent (the model, None fields dropped) plus a compact text rendering.
+def result(model: BaseModel | dict[str, Any], text: str | None = None, budget: int | None = None) -> CallToolResult:
+    """structuredContent (the model or plain data, None fields dropped) plus a compact text rendering.
 
     The SDK's default text block is the same JSON indented by 2, which roughly doubles what a
     model has to read; compact JSON (or, for logs, the log text itself) keeps within the budget.
     Tools declare ``Annotated[CallToolResult, Model]``: the SDK publishes Model's outputSchema and
-    passes this result through.
+    validates structuredContent against Model on every call, so hot tools (list-pods) pass plain
+    dicts here instead of building the model twice. ``budget``: bytes for the whole output
+    (``within_budget``), measured on the one serialization that becomes the text block.
     """
-    data = model.model_dump(mode="json", exclude_none=True)
-    if budget is not None:
-        data = within_budget(data, budget)
+    if isinstance(model, BaseModel):
+        data = model.model_dump(mode="json", exclude_none=True)
+    else:
+        data = {k: v for k, v in model.items() if v is not None}
     if text is None:
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        if budget is not None and len(text) > budget // 4 and len(text.encode()) > budget:  # chars <= bytes <= 4*chars
+            data = within_budget(data, budget)
+            text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    elif budget is not None:
+        data = within_budget(data, budget)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 

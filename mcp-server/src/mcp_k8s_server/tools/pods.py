@@ -23,7 +23,6 @@ from .models import (
     PodDescription,
     PodList,
     PodLogs,
-    PodSummary,
     Volume,
 )
 from .paging import list_page
@@ -164,15 +163,15 @@ def register(mcp: MCPServer, deps: Deps) -> None:
                 budget=s.max_output_bytes,
                 name_of=lambda row: str(row.get("Name") or ""),
             )
-            return result(budget=s.max_output_bytes, model=PodList(
-                namespace=ns,
-                pods=[PodSummary(**p) for p in pg.items],
-                count=len(pg.items),
-                remainingItemCount=pg.metadata.get("remainingItemCount"),
-                nextCursor=pg.next_cursor,
-                truncated=pg.notice is not None,
-                notice=pg.notice,
-            ))
+            return result({
+                "namespace": ns,
+                "pods": pg.items,
+                "count": len(pg.items),
+                "remainingItemCount": pg.metadata.get("remainingItemCount"),
+                "nextCursor": pg.next_cursor,
+                "truncated": pg.notice is not None,
+                "notice": pg.notice,
+            }, budget=s.max_output_bytes)
 
     @mcp.tool(
         name="describe-pod",
