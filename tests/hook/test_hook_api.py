@@ -210,6 +210,12 @@ ROUTING = [
 ]
 
 
+def test_session_routing_is_unknown_until_the_service_exists():
+    st = run(parent(sessions="stateful", replicas=3))["status"]
+    c = cond(st, C.COND_SESSION_ROUTING)
+    assert (c["status"], c["reason"]) == ("Unknown", "AffinityNotApplied") and "does not exist yet" in c["message"]
+
+
 @pytest.mark.parametrize("case,spec,affinity,status,reason", ROUTING, ids=[r[0] for r in ROUTING])
 def test_session_routing_condition(case, spec, affinity, status, reason):
     p = parent(**spec)

@@ -37,6 +37,9 @@ def session_routing(spec: dict, service: dict | None) -> tuple[str, str, str]:
         return ("True", C.R_STATELESS,
                 f"spec.sessions is stateless: requests spread over all {replicas} pods; if this server "
                 "keeps sessions (Mcp-Session-Id), set spec.sessions: stateful")
+    if service is None:
+        return ("Unknown", C.R_AFFINITY_NOT_APPLIED,
+                "spec.sessions is stateful; the Service that pins each client to one pod does not exist yet")
     if _affinity(service) != "ClientIP":
         return ("False", C.R_AFFINITY_NOT_APPLIED,
                 f"spec.sessions is stateful with {replicas} replicas but Service sessionAffinity is not "
