@@ -59,6 +59,29 @@ def test_server_everything_through_the_bridge(mode):
         assert version == ("2026-07-28" if mode == "2026-07-28" else "2025-11-25")
 
 
+@needs_npx
+def test_progress_reaches_the_request_that_asked_for_it():
+    """A call with a progress token is answered as an SSE stream carrying the server's progress
+    notifications; calls without one get a plain JSON body."""
+    with bridge(EVERYTHING_STDIO) as (base, _):
+        seen: list[float] = []
+
+        async def on_progress(progress, total, message):
+            seen.append(progress)
+
+        async def go():
+            async with Client(base + "/mcp", mode="legacy") as client:
+                result = await client.call_tool("trigger-long-running-operation", {"duration": 1, "steps": 3}, progress_callback=on_progress)
+                assert not result.is_error
+
+        anyio.run(go)
+        assert seen and seen == sorted(seen), seen
+        r, sid = open_session(base + "/mcp")
+        headers = {**HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
+        plain = httpx2.post(base + "/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, timeout=30)
+        assert plain.headers["content-type"].startswith("application/json") and plain.json()["result"]["tools"]
+
+
 def test_mcp_server_time_through_the_bridge():
     with bridge(TIME_STDIO) as (base, _):
 

@@ -75,6 +75,9 @@ class SessionManager:
         return self.sessions.get(sid)
 
     async def handle_existing(self, transport: StreamableHTTPServerTransport, sid: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "POST":
+            body, receive = await _buffer_body(receive)
+            choose_response_mode(transport, body)
         await transport.handle_request(scope, receive, send)
         if transport.is_terminated:  # the client DELETEd it
             await self._discard(sid, transport)
@@ -105,6 +108,7 @@ class SessionManager:
             security_settings=self.security,
             idle_timeout=self.settings.session_idle_timeout,
         )
+        choose_response_mode(transport, body)
         self.sessions[sid] = transport  # counted against the limit from now on
         self.started_total += 1
         established = False
@@ -164,6 +168,25 @@ class SessionManager:
         if not transport.is_terminated:
             with anyio.CancelScope(shield=True):
                 await transport.terminate()
+
+
+def choose_response_mode(transport: StreamableHTTPServerTransport, body: bytes) -> None:
+    """Answer this POST as an SSE stream only when the request asked for progress
+    (``params._meta.progressToken``), else as one JSON body.
+
+    Why: the SDK transport's SSE answer costs several times a JSON one per call (an
+    EventSourceResponse and its tasks per request), and streaming is only needed for messages
+    tied to the request, i.e. progress (the relay sends server-to-client requests and log
+    messages on the session's GET stream, which is SSE either way). The SDK reads this attribute
+    when it dispatches the POST; two concurrent POSTs of one session can race for it, and then one
+    may get the other's mode: both are valid answers (clients accept both), at worst a progress
+    notification is not streamed."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return  # the transport answers the parse error
+    meta = (message.get("params") or {}).get("_meta") if isinstance(message, dict) and isinstance(message.get("params"), dict) else None
+    transport.is_json_response_enabled = not (isinstance(meta, dict) and "progressToken" in meta)
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
