@@ -34,6 +34,7 @@ CHART = REPO / "charts" / "mcp-operator"
 BASIC = REPO / "examples" / "basic-mcpserver.yaml"
 RELEASE, OPERATOR_NS = "mcp-operator", "mcp-system"
 LEFTOVER_NS = "still-serving"
+STDIO_PACKAGE = REPO / "examples" / "third-party" / "time-stdio-package-mcpserver.yaml"
 
 
 class JourneyError(AssertionError):
@@ -179,6 +180,38 @@ class Journey:
         names = [p["name"] for p in listing.get("pods", listing.get("items", []))]
         self.say(f"    tools/call list-pods namespace={self.namespace}: {names}")
 
+    def serve_stdio_package(self):
+        """A stdio server from PyPI (pinned), no image of its own: the mcp-bridge serves it over
+        streamable HTTP, one `uvx` process per MCP session (one replica here; the sample has 3)."""
+        import yaml
+
+        obj = yaml.safe_load(STDIO_PACKAGE.read_text())
+        name = obj["metadata"]["name"]
+        obj["metadata"]["namespace"] = self.namespace
+        obj["spec"]["replicas"] = 1
+        self.cp.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+        def ready():
+            m = self.get("mcps", name, "-n", self.namespace)
+            st = m.get("status") or {}
+            return m if st.get("phase") == "Ready" and st.get("observedGeneration") == m["metadata"]["generation"] else None
+
+        m = wait_for(ready, timeout=120, what=f"MCPServer {name} Ready")
+        self.say(f"    {name}: Ready, endpoint {m['status'].get('endpoint')}")
+        d = self.get("deployment", name, "-n", self.namespace)
+        pods = self.run_pods_of(self.namespace, d["spec"]["selector"]["matchLabels"])
+        for p in pods:  # the bridge is ready once uvx fetched the package and it answered tools/list
+            wait_for(lambda p=p: _http_ok(f"http://127.0.0.1:{p.local_port}/readyz") or _dead(p), timeout=180,
+                     what=f"mcp-bridge of {p.name} ready")
+        port = self.get("service", name, "-n", self.namespace)["spec"]["ports"][0]["port"]
+        local = self.port_forward(self.namespace, f"svc/{name}", port)
+        url = f"http://127.0.0.1:{local}/mcp"
+        self.say(f"    kubectl port-forward svc/{name} {local}:{port}  ->  {url}  ({' '.join(pods[0].proc.args[-4:])})")
+        tools, now = anyio.run(_stdio_package_session, url)
+        self.results.update(stdio_package_tools=tools, stdio_package_answer=now)
+        self.say(f"    tools/list: {', '.join(tools)}; tools/call get_current_time UTC: {now}")
+        self.cp.kubectl("delete", "mcps", name, "-n", self.namespace, "--timeout=90s")
+
     def scale(self):
         self.cp.kubectl("scale", "mcps", self.name, "-n", self.namespace, "--replicas=2")
         self.wait_ready(2)
@@ -262,6 +295,7 @@ class Journey:
             self.step(f"kubectl apply -f {BASIC.relative_to(REPO)}", self.apply_basic_sample)
             self.step("give the server read-only Kubernetes access (spec.serviceAccount)", self.grant_kubernetes_access)
             self.step("MCP client through kubectl port-forward svc/basic-mcpserver", self.connect_mcp_client)
+            self.step(f"a stdio package server: kubectl apply -f {STDIO_PACKAGE.relative_to(REPO)}", self.serve_stdio_package)
             self.step(f"kubectl scale mcps {self.name} --replicas=2", self.scale)
             self.step("helm upgrade (hook.replicaCount=3)", self.helm_upgrade)
             self.step(f"kubectl delete mcps {self.name}", self.delete_server)
@@ -282,6 +316,17 @@ async def _mcp_session(url: str, namespace: str):
         if result.is_error:
             raise JourneyError(f"list-pods failed: {result.content}")
         return tools, result.structured_content or {}
+
+
+async def _stdio_package_session(url: str):
+    from mcp import Client
+
+    async with Client(url) as client:
+        tools = sorted(t.name for t in (await client.list_tools()).tools)
+        result = await client.call_tool("get_current_time", {"timezone": "UTC"})
+        if result.is_error:
+            raise JourneyError(f"get_current_time failed: {result.content}")
+        return tools, json.loads(result.content[0].text).get("datetime")
 
 
 def _selector(deployment: dict) -> str:

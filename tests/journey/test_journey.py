@@ -35,6 +35,8 @@ def test_user_journey(own_control_plane, apply_strategy):
     pods = results["list_pods"].get("pods", results["list_pods"].get("items"))
     assert [p["name"] for p in pods] and all(p["name"].startswith("basic-mcpserver-") for p in pods)
     assert results["service_account"] == "mcp-operator-mcp-server"
+    assert results["stdio_package_tools"] == ["convert_time", "get_current_time"]  # mcp-server-time via mcp-bridge
+    assert results["stdio_package_answer"][:4].isdigit()
     assert results["scaled_deployment_replicas"] == 2
     assert results["helm_revision"] == 2 and results["upgraded_hook_replicas"] == 3
     assert results["leftovers"] == []
