@@ -13,6 +13,7 @@ RUNS = [
     ("hook sync vs no-op Flask echo (same gunicorn settings)", ["hook/throughput.py"]),
     ("mcp-k8s-server vs the seed's TypeScript server", ["mcp/bench.py"]),
     ("fleet: N MCPServers applied at once until all Ready", ["fleet/run.py"]),
+    ("mcp-bridge vs the same stdio server driven directly by the SDK's stdio client", ["bridge/run.py"]),
 ]
 
 
