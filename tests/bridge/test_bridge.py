@@ -173,6 +173,11 @@ def test_bad_requests_get_clear_4xx():
         forged = {**HEADERS, "mcp-session-id": "b1.forged.id.x"}
         assert httpx2.post(url, headers=forged, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, timeout=10).status_code == 404
         assert get_json(base + "/healthz") == (200, {"status": "ok"})
+        # DNS-rebinding guard: a foreign browser Origin is refused before any process is spawned
+        foreign = httpx2.post(url, headers={**HEADERS, "Origin": "https://evil.example"}, json=INIT, timeout=10)
+        assert foreign.status_code == 403 and "Origin" in foreign.json()["error"]["message"]
+        local = httpx2.post(url, headers={**HEADERS, "Origin": "http://localhost:6274"}, json=INIT, timeout=30)
+        assert local.status_code == 200  # e.g. the MCP Inspector on the user's machine
 
 
 def test_readiness_reports_a_server_that_cannot_start():

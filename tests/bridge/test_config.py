@@ -48,3 +48,21 @@ def test_bad_input_is_a_clear_error(argv, env, message, capsys):
         parse(argv, env)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "origin,allowed,ok",
+    [
+        ("http://localhost:6274", (), True),
+        ("http://127.0.0.1:3000", (), True),
+        ("http://[::1]:3000", (), True),
+        ("https://evil.example", (), False),
+        ("http://localhost.evil.example", (), False),
+        ("null", (), False),
+        ("https://console.example.com", ("https://console.example.com",), True),
+    ],
+)
+def test_origin_rule(origin, allowed, ok):
+    from mcp_bridge.app import origin_allowed
+
+    assert origin_allowed(origin, allowed) is ok

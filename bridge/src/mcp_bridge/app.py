@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
@@ -73,6 +74,13 @@ class Bridge:
 
     async def mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        origin = headers.get("origin")
+        if origin is not None and not origin_allowed(origin, self.settings.allowed_origins):
+            # The MCP spec: servers MUST validate Origin (DNS rebinding). A browser page on another
+            # site reaching a `kubectl port-forward` on the user's loopback is the case to stop;
+            # agents and SDK clients send no Origin.
+            await jsonrpc_error_response(f"Forbidden: Origin {origin!r} is not allowed (--allowed-origin)", 403)(scope, receive, send)
+            return
         sid = headers.get(MCP_SESSION_ID_HEADER)
         version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
         if sid is None and version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
@@ -108,6 +116,14 @@ class Bridge:
         status["sessions"] = len(self.sessions.sessions) if self.sessions else 0
         status["maxSessions"] = self.settings.max_sessions
         return JSONResponse(status, status_code=200 if status["ready"] else 503)
+
+
+def origin_allowed(origin: str, allowed: tuple[str, ...]) -> bool:
+    """Loopback origins (any port) and the ``--allowed-origin`` values pass; nothing else."""
+    if origin in allowed:
+        return True
+    parsed = urlsplit(origin)
+    return parsed.scheme in ("http", "https") and parsed.hostname in ("localhost", "127.0.0.1", "::1")
 
 
 class _Endpoint:

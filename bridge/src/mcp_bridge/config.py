@@ -77,7 +77,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-sessions", type=_positive_int, default=20, help="concurrent MCP sessions (stdio processes) per pod; past it new sessions get HTTP 503 (default 20)")
     p.add_argument("--session-idle-timeout", type=_positive_float, default=1800.0, help="seconds a session may go without a request before its process is stopped (default 1800)")
     p.add_argument("--allowed-host", action="append", default=[], help="Host header values to accept on the MCP path (DNS-rebinding protection; repeatable; default: any)")
-    p.add_argument("--allowed-origin", action="append", default=[], help="Origin header values to accept when Host checking is on (repeatable)")
+    p.add_argument("--allowed-origin", action="append", default=[], help="browser Origin values to accept besides loopback ones (repeatable); a request with any other Origin gets 403, one without Origin (agents, SDK clients) passes")
     p.add_argument("--startup-timeout", type=_positive_float, default=120.0, help="seconds to wait for the stdio server to answer initialize and tools/list (default 120)")
     p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "info").lower(), choices=["debug", "info", "warning", "error"])
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- then the stdio MCP server command and its arguments")
