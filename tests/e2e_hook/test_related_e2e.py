@@ -7,7 +7,7 @@ message within one resync (60 s):
 - a foreign ConfigMap <name>-config and a foreign Deployment <name> (NameConflict; the foreign
   object is left exactly as it was: not adopted, not overwritten, not mounted, not deleted),
 - a Secret edit rolls the pods (pod-template hash), and the Secret's value appears nowhere in
-  the MCPServer's status or events,
+  the MCPServer's status, the namespace's events or the hook's log,
 - an invalid spec (admitted by a CRD without the stdio-replicas rule, as an older CRD would)
   keeps the running server exactly as it was, rendered from the hook's own record: server-side
   apply writes no last-applied annotation.
@@ -129,7 +129,8 @@ def pod_names(cp, ns, name):
     return {p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")}
 
 
-def test_secret_edit_rolls_the_pods_and_never_shows_the_value(control_plane, namespace, real_metacontroller):
+def test_secret_edit_rolls_the_pods_and_never_shows_the_value(control_plane, namespace, real_metacontroller,
+                                                               hook_server):
     cp, ns = control_plane, namespace
     first, second = "first-s3cr3t-4711", "second-s3cr3t-0815"
     cp.kubectl("create", "secret", "generic", "tok", "-n", ns, f"--from-literal=token={first}")
@@ -152,7 +153,7 @@ def test_secret_edit_rolls_the_pods_and_never_shows_the_value(control_plane, nam
     new_pods, took = within_one_resync(rolled, "pods rolled after the Secret edit")
     print(f"[{real_metacontroller.strategy}] Secret edit rolled {sorted(pods1)} -> {sorted(new_pods)} in {took:.1f}s")
     shown = json.dumps(kget(cp, "mcpserver", "withsecret", "-n", ns)) + cp.kubectl(
-        "get", "events", "-n", ns, "-o", "json").stdout
+        "get", "events", "-n", ns, "-o", "json").stdout + hook_server.log_path.read_text(errors="replace")
     for value in (first, second):
         assert value not in shown and base64.b64encode(value.encode()).decode() not in shown
 
