@@ -1,4 +1,7 @@
-"""Fleet benchmark: N MCPServers applied at once on a local control plane; time until all Ready.
+"""Fleet benchmark: N MCPServers applied at once on a local control plane; time until all Ready,
+against a floor measured in the same run: the same children (the Deployment, Service and
+ConfigMap the hook renders for each server) created directly, with no controller, until every
+Deployment has its pod Ready. Prints operator/floor.
 
     .venv/bin/python bench/fleet/run.py                 # N=100, own throwaway control plane
     .venv/bin/python bench/fleet/run.py --n 1000 --nodes 6
@@ -9,7 +12,8 @@ The hook runs as real gunicorn (production command), Metacontroller is the real 
 (tests/kube/metacontroller.py; METACONTROLLER_BIN overrides the tool cache's), pods become Ready
 through kwok. "Ready" means
 status.phase=Ready, the Ready condition True and status.observedGeneration == metadata.generation.
-Prints one summary line (and --json for a machine-readable record).
+Prints the floor, the operator's summary line and operator/floor (and --json for a record);
+`--no-floor` skips the floor.
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hook-workers", type=int, default=2, help="GUNICORN_WORKERS")
     ap.add_argument("--hook-threads", type=int, default=4, help="GUNICORN_THREADS")
     ap.add_argument("--no-config", action="store_true", help="MCPServers without spec.config (no ConfigMap)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor (children created directly)")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--keep", action="store_true", help="leave the namespace and cluster behind")
     ap.add_argument("--json", action="store_true", help="also print a JSON record")
@@ -117,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             cp = _ExistingCluster(args.kubeconfig)
         apply_mcp_crd(cp)
+        floor = None if args.no_floor else run_floor(cp, args)
         hook = start_hook_server(work, workers=args.hook_workers, threads=args.hook_threads)
         mc = start_metacontroller(cp, hook.url, work, workers=args.workers, qps=args.qps, burst=args.burst,
                                   cc_file=CC_FILE, apply_strategy=args.apply_strategy)
@@ -167,13 +173,19 @@ def main(argv: list[str] | None = None) -> int:
                    f"hook gunicorn workers={args.hook_workers} threads={args.hook_threads}, "
                    f"{hook_calls} sync calls ({hook_calls / args.n:.1f} per server)")
         print(summary, flush=True)
+        if floor is not None:
+            ratio = (times[-1] / floor) if ok and floor else float("nan")
+            print(f"fleet: N={args.n} operator/floor = {ratio:.2f} (operator {times[-1] if ok else total:.1f}s, "
+                  f"floor {floor:.1f}s: the same Deployments, Services and ConfigMaps created directly)", flush=True)
         if args.json:
             print(json.dumps({"n": args.n, "all_ready": ok, "ready": len(times),
                               "seconds_all_ready": times[-1] if ok else None, "seconds_total": total,
                               "apply_seconds": t_applied, "p50": pct(times, 50), "p90": pct(times, 90),
                               "controller": controller, "workers": args.workers, "qps": args.qps,
                               "burst": args.burst, "hook_workers": args.hook_workers,
-                              "hook_threads": args.hook_threads, "hook_sync_calls": hook_calls}))
+                              "hook_threads": args.hook_threads, "hook_sync_calls": hook_calls,
+                              "floor_seconds": floor,
+                              "operator_over_floor": (times[-1] / floor) if ok and floor else None}))
         if not args.keep:
             cp.kubectl("delete", "mcps", "--all", "-n", ns, "--wait=false", timeout=300)
             deadline = time.monotonic() + 120
@@ -194,6 +206,65 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept: {work}")
 
 
+def desired_children(server: dict) -> list[dict]:
+    """What the hook answers for a fresh MCPServer: the children the floor creates directly."""
+    from mcp_operator_hook.sync import sync
+
+    parent = json.loads(json.dumps(server))
+    parent["metadata"].update({"uid": str(uuid.uuid4()), "generation": 1})
+    return sync({"controller": {"metadata": {"name": "mcp-operator"}}, "parent": parent, "children": {},
+                 "related": {}})["children"]
+
+
+def run_floor(cp, args) -> float:
+    """Seconds until N servers' Deployments (+ Service, ConfigMap) created directly, 32 at a time
+    like the operator run, all have their pod Ready; the namespace is then deleted and waited for."""
+    from kubernetes import client
+
+    ns = f"floor-{uuid.uuid4().hex[:6]}"
+    cp.kubectl("create", "namespace", ns)
+    objects = _custom_objects(cp.kubeconfig)
+    apps, core = client.AppsV1Api(objects.api_client), client.CoreV1Api(objects.api_client)
+    servers = [mcpserver(f"mcp-{i:04d}", ns, not args.no_config) for i in range(args.n)]
+    ready_at: dict[str, float] = {}
+    clock = {"t0": time.monotonic()}
+
+    def seen(obj: dict) -> None:
+        st, meta = obj.get("status") or {}, obj["metadata"]
+        if meta["name"] not in ready_at and (st.get("readyReplicas") or 0) >= (obj["spec"].get("replicas") or 0) \
+                and st.get("observedGeneration") == meta.get("generation"):
+            ready_at[meta["name"]] = time.monotonic() - clock["t0"]
+
+    watcher = _Watcher(objects, ns, seen, "apps", "v1", "deployments").start()
+
+    def create(server: dict) -> None:
+        for child in desired_children(server):
+            kind = child["kind"]
+            if kind == "Deployment":
+                apps.create_namespaced_deployment(ns, child, _request_timeout=120)
+            elif kind == "Service":
+                core.create_namespaced_service(ns, child, _request_timeout=120)
+            elif kind == "ConfigMap":
+                core.create_namespaced_config_map(ns, child, _request_timeout=120)
+
+    t0 = clock["t0"] = time.monotonic()
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(create, servers))
+    last_print = 0.0
+    while len(ready_at) < args.n and time.monotonic() - t0 < args.timeout:
+        now = time.monotonic() - t0
+        if now - last_print >= 10:
+            print(f"  floor t={now:6.1f}s ready {len(ready_at)}/{args.n}", flush=True)
+            last_print = now
+        time.sleep(0.2)
+    watcher.stop()
+    floor = max(ready_at.values()) if len(ready_at) == args.n else float("nan")
+    print(f"floor: N={args.n} Deployments+Services+ConfigMaps created directly, all pods Ready in {floor:.1f}s",
+          flush=True)
+    cp.kubectl("delete", "namespace", ns, "--wait=true", "--timeout=600s", check=False, timeout=620)
+    return floor
+
+
 def _custom_objects(kubeconfig: str):
     """A CustomObjectsApi with a connection pool for the 32 concurrent creates; not rate limited
     (the benchmark measures the controller, not its own client)."""
@@ -206,13 +277,15 @@ def _custom_objects(kubeconfig: str):
 
 
 class _Watcher:
-    """Calls `seen(obj)` for every MCPServer of a namespace as it is listed, added or modified: a
-    watch, since a 1000-item LIST every half second would load the box it measures."""
+    """Calls `seen(obj)` for every object (MCPServers by default) of a namespace as it is listed,
+    added or modified: a watch, since a 1000-item LIST every half second would load the box it
+    measures. Any namespaced resource through the custom-objects API (plain JSON paths)."""
 
-    def __init__(self, api, ns: str, seen):
+    def __init__(self, api, ns: str, seen, group: str = GROUP, version: str = VERSION, plural: str = PLURAL):
         import threading
 
         self.api, self.ns, self.seen = api, ns, seen
+        self.resource = (group, version, ns, plural)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet-watch", daemon=True)
 
@@ -222,7 +295,7 @@ class _Watcher:
         return self
 
     def _relist(self) -> None:
-        first = self.api.list_namespaced_custom_object(GROUP, VERSION, self.ns, PLURAL)
+        first = self.api.list_namespaced_custom_object(*self.resource)
         self._rv = first["metadata"]["resourceVersion"]
         for obj in first.get("items", []):
             self.seen(obj)
@@ -233,7 +306,7 @@ class _Watcher:
         while not self._stop.is_set():
             w = watch.Watch()
             try:
-                for ev in w.stream(self.api.list_namespaced_custom_object, GROUP, VERSION, self.ns, PLURAL,
+                for ev in w.stream(self.api.list_namespaced_custom_object, *self.resource,
                                    resource_version=self._rv, timeout_seconds=60, allow_watch_bookmarks=True):
                     obj = ev["object"]
                     self._rv = obj.get("metadata", {}).get("resourceVersion", self._rv)
