@@ -64,6 +64,13 @@ def ready_cond_with(cp, ns, name, reason):
     return st if c.get("reason") == reason else None
 
 
+def assert_converged(cp, ns, name, seconds: float = 6.0):
+    """No status-write loop: the MCPServer is not written again while nothing changes."""
+    rv = kget(cp, "mcpserver", name, "-n", ns)["metadata"]["resourceVersion"]
+    time.sleep(seconds)
+    assert kget(cp, "mcpserver", name, "-n", ns)["metadata"]["resourceVersion"] == rv, f"{name} keeps being written"
+
+
 def within_one_resync(fn, what):
     start = time.monotonic()
     out = wait_for(fn, timeout=RESYNC, interval=0.5, what=what)
@@ -77,6 +84,7 @@ def test_image_pull_backoff_names_the_image(control_plane, namespace, real_metac
     msg = condition(st, "Ready")["message"]
     assert IMAGE_PULL_FAILS in msg and "cannot be pulled" in msg and st["phase"] == "Failed", st
     assert condition(st, "ServiceReady")["reason"] == "NoReadyEndpoints"
+    assert_converged(cp, ns, "nopull")
     print(f"[{real_metacontroller.strategy}] ImagePullBackOff after {took:.1f}s: {msg}")
 
 
@@ -87,6 +95,7 @@ def test_crash_loop_names_container_exit_code_and_message(control_plane, namespa
     msg = condition(st, "Ready")["message"]
     assert "container mcp-server" in msg and "exit code 1" in msg and "cannot read /etc/mcp/config.json" in msg, msg
     assert st["phase"] == "Failed"
+    assert_converged(cp, ns, "crashy")
     print(f"[{real_metacontroller.strategy}] CrashLoopBackOff after {took:.1f}s: {msg}")
 
 
@@ -99,7 +108,7 @@ def test_foreign_configmap_is_reported_and_left_alone(control_plane, namespace, 
     msg = condition(st, "Ready")["message"]
     assert f"ConfigMap {ns}/clash-config already exists and is not owned by MCPServer clash" in msg, msg
     assert st["phase"] == "Failed"
-    time.sleep(3)  # a few more syncs: nothing may touch the foreign object or create a mounting Deployment
+    assert_converged(cp, ns, "clash", 3)  # and nothing may touch the foreign object meanwhile
     after = kget(cp, "configmap", "clash-config", "-n", ns)
     assert after["data"] == before["data"] and after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert not after["metadata"].get("ownerReferences")
@@ -116,7 +125,7 @@ def test_foreign_deployment_is_reported_and_left_alone(control_plane, namespace,
     msg = condition(st, "Ready")["message"]
     assert f"Deployment {ns}/taken already exists and is not owned by MCPServer taken" in msg, msg
     assert condition(st, "DeploymentReady")["reason"] == "NameConflict" and st["phase"] == "Failed"
-    time.sleep(3)
+    assert_converged(cp, ns, "taken", 3)
     after = kget(cp, "deployment", "taken", "-n", ns)
     assert after["metadata"]["generation"] == before["metadata"]["generation"]
     assert after["spec"]["template"]["spec"]["containers"][0]["image"] == "theirs:1"
@@ -151,6 +160,7 @@ def test_secret_edit_rolls_the_pods_and_never_shows_the_value(control_plane, nam
         return pods if pods and not pods & pods1 and is_ready(cp, ns, "withsecret") else None
 
     new_pods, took = within_one_resync(rolled, "pods rolled after the Secret edit")
+    assert_converged(cp, ns, "withsecret")
     print(f"[{real_metacontroller.strategy}] Secret edit rolled {sorted(pods1)} -> {sorted(new_pods)} in {took:.1f}s")
     shown = json.dumps(kget(cp, "mcpserver", "withsecret", "-n", ns)) + cp.kubectl(
         "get", "events", "-n", ns, "-o", "json").stdout + hook_server.log_path.read_text(errors="replace")
