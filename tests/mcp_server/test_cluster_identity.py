@@ -449,3 +449,24 @@ def test_identity_examples_apply(control_plane, tmp_path):
         assert source["audience"] == example["spec"]["config"]["MCP_AUTH_AUDIENCES"]
     finally:
         cp.kubectl("delete", "namespace", "agents", "--wait=false", check=False)
+
+
+def test_the_prober_passes_with_a_token_for_the_server_audience(control_plane, namespace, tmp_path):
+    """The operator's prober sidecar (hook: mcp_operator_hook.prober) probes an identity-mode server
+    with a token projected for that server's audience and lists its tools; without a token it sees
+    only our 401 challenge (ready, no inventory)."""
+    import asyncio
+
+    from mcp_prober.probe import probe
+
+    cp, ns = control_plane, namespace
+    apply(cp, sa("mcp-server", ns))
+    env = {"MCP_AUTH_MODE": "kubernetes", "MCP_AUTH_AUDIENCES": "mcp-prober-test"}
+    with http_server(cp.kubeconfig, tmp_path, **env) as srv:
+        token_file = tmp_path / "mcp-token"
+        token_file.write_text(token_for(cp, "mcp-server", ns, "mcp-prober-test"))
+        r = asyncio.run(probe(srv.url, timeout=10, token_file=str(token_file)))
+        assert r.ok, r.message
+        assert "can-i" in r.observation.document()["tools"]
+        r = asyncio.run(probe(srv.url, timeout=10))
+        assert r.observation is None and "401" in r.message and "no bearer token" in r.message, r.message

@@ -157,3 +157,25 @@ def test_issuer_is_read_from_our_own_service_account_token(tmp_path):
     s = config.load({"MCP_TRANSPORT": "http", "MCP_AUTH_MODE": "kubernetes"})
     assert auth_settings.issuer_url(s, str(path)) == "https://oidc.eks.example/id/ABC"
     assert auth_settings.issuer_url(s, str(tmp_path / "missing")) == auth_settings.KUBERNETES_DEFAULT_ISSUER
+
+
+def test_hook_gives_the_prober_a_token_for_an_identity_mode_server():
+    from mcp_operator_hook import prober
+
+    spec = {"image": "mcp-k8s-server:1", "transport": "streamable-http", "port": 3001,
+            "config": {"MCP_AUTH_MODE": "kubernetes"}}
+    assert prober.caller_audience("k8s", "team-a", spec) == "http://k8s.team-a.svc.cluster.local:3001/mcp"
+    spec_aud = {**spec, "config": {"MCP_AUTH_MODE": "kubernetes", "MCP_AUTH_AUDIENCES": "aud-1, aud-2"}}
+    assert prober.caller_audience("k8s", "team-a", spec_aud) == "aud-1"
+    assert prober.caller_audience("k8s", "team-a", {**spec, "config": {"MCP_AUTH_MODE": "oidc"}}) is None
+    assert prober.caller_audience("k8s", "team-a", {**spec, "config": {}}) is None
+    pod = {"containers": [{"name": "mcp-server"}], "volumes": []}
+    prober.add_to_pod(pod, "k8s", spec_aud, "team-a")
+    sources = pod["volumes"][0]["projected"]["sources"]
+    assert {"serviceAccountToken": {"path": "mcp-token", "audience": "aud-1", "expirationSeconds": 3607}} in sources
+    env = {e["name"]: e.get("value") for e in pod["containers"][-1]["env"]}
+    assert env["MCP_PROBE_TOKEN_FILE"] == "/var/run/secrets/kubernetes.io/serviceaccount/mcp-token"
+    plain = {"containers": [{"name": "mcp-server"}], "volumes": []}
+    prober.add_to_pod(plain, "k8s", {**spec, "config": {}}, "team-a")
+    assert "MCP_PROBE_TOKEN_FILE" not in {e["name"] for e in plain["containers"][-1]["env"]}
+    assert len(plain["volumes"][0]["projected"]["sources"]) == 3

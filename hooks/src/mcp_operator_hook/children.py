@@ -295,7 +295,7 @@ def deployment(name: str, namespace: str, spec: dict, config_hash: str | None) -
     }
     if spec.get("serviceAccount"):
         pod_spec["serviceAccountName"] = spec["serviceAccount"]
-    prober.add_to_pod(pod_spec, name, spec)
+    prober.add_to_pod(pod_spec, name, spec, namespace)
     if stdio_expose(spec) == C.EXPOSE_ATTACH:
         # Never two stdio servers at once (one client, one process).
         strategy = {"type": "Recreate"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from . import constants as C
 from .spec import is_bridged, serves_http
@@ -35,6 +36,7 @@ ROLE_SUFFIX = "-prober"
 INVENTORY_KEY = "inventory.json"
 TOKEN_VOLUME = "kube-api-access-prober"
 TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+CALLER_TOKEN_PATH = "mcp-token"  # file in the token volume: a token for the server's own audience
 TOKEN_EXPIRATION_SECONDS = 3607  # what the kubelet's own kube-api-access volume asks for
 DEFAULT_MCP_PATH = C.DEFAULT_MCP_PATH
 PROBE_INTERVAL = 10
@@ -87,15 +89,20 @@ def _token_mount() -> dict:
     return {"name": TOKEN_VOLUME, "mountPath": TOKEN_MOUNT_PATH, "readOnly": True}
 
 
-def token_volume() -> dict:
+def token_volume(caller_audience: str | None = None) -> dict:
     """The same projected sources as the kubelet's automatic kube-api-access volume (token, the
-    cluster CA, the namespace), so in-cluster client configuration works unchanged."""
-    return {"name": TOKEN_VOLUME, "projected": {"defaultMode": 420, "sources": [
+    cluster CA, the namespace), so in-cluster client configuration works unchanged; plus, for a
+    server that verifies its callers, a token minted for that server's audience (``mcp-token``)."""
+    sources: list[dict] = [
         {"serviceAccountToken": {"path": "token", "expirationSeconds": TOKEN_EXPIRATION_SECONDS}},
         {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
         {"downwardAPI": {"items": [{"path": "namespace",
                                     "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-    ]}}
+    ]
+    if caller_audience:
+        sources.append({"serviceAccountToken": {"path": CALLER_TOKEN_PATH, "audience": caller_audience,
+                                                "expirationSeconds": TOKEN_EXPIRATION_SECONDS}})
+    return {"name": TOKEN_VOLUME, "projected": {"defaultMode": 420, "sources": sources}}
 
 
 def image() -> str:
@@ -104,8 +111,28 @@ def image() -> str:
     return os.environ.get(ENV_PROBER_IMAGE, "").strip() or PROBER_IMAGE
 
 
-def container(name: str, spec: dict) -> dict:
+def caller_audience(name: str, namespace: str | None, spec: dict) -> str | None:
+    """The audience the prober's token must carry when the server verifies callers with
+    TokenReview (``MCP_AUTH_MODE: kubernetes`` in ``spec.config``, mcp-k8s-server's per-caller
+    identity): the first of ``MCP_AUTH_AUDIENCES``, else that server's default audience, its
+    in-cluster URL (mcp_k8s_server.auth.settings.resource_url; MCP_AUTH_RESOURCE_URL wins). None
+    for every other server (the prober then sends no token)."""
+    config = spec.get("config") or {}
+    if str(config.get("MCP_AUTH_MODE", "")).strip().lower() != "kubernetes":
+        return None
+    audiences = [a for a in re.split(r"[,\s]+", str(config.get("MCP_AUTH_AUDIENCES") or "")) if a]
+    if audiences:
+        return audiences[0]
+    if config.get("MCP_AUTH_RESOURCE_URL"):
+        return str(config["MCP_AUTH_RESOURCE_URL"]).strip()
+    if not namespace:
+        return None
+    return f"http://{name}.{namespace}.svc.cluster.local:{spec['port']}{mcp_path(spec)}"
+
+
+def container(name: str, spec: dict, caller_token: bool = False) -> dict:
     port = prober_port(spec)
+    token_env = [{"name": "MCP_PROBE_TOKEN_FILE", "value": f"{TOKEN_MOUNT_PATH}/{CALLER_TOKEN_PATH}"}] if caller_token else []
     return {
         "name": PROBER_CONTAINER,
         "image": image(),
@@ -117,6 +144,7 @@ def container(name: str, spec: dict) -> dict:
             {"name": C.ENV_POD_NAME, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}},
             {"name": C.ENV_POD_NAMESPACE,
              "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}},
+            *token_env,
         ],
         "ports": [{"name": PROBER_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": READYZ_PATH, "port": PROBER_PORT_NAME}, **PROBER_READINESS},
@@ -128,18 +156,19 @@ def container(name: str, spec: dict) -> dict:
     }
 
 
-def add_to_pod(pod_spec: dict, name: str, spec: dict) -> None:
+def add_to_pod(pod_spec: dict, name: str, spec: dict, namespace: str | None = None) -> None:
     """Adds the sidecar, its token volume and the token rule to a rendered pod spec (in place;
     ``pod_spec`` is freshly built by children.deployment)."""
     if not enabled(spec):
         return
     pod_spec["automountServiceAccountToken"] = False
-    pod_spec["volumes"].append(token_volume())
+    audience = caller_audience(name, namespace, spec)
+    pod_spec["volumes"].append(token_volume(audience))
     if spec.get("serviceAccount"):
         # The user gave the server an identity: it keeps its token (at the usual path).
         server = next(c for c in pod_spec["containers"] if c["name"] == C.CONTAINER_NAME)
         server.setdefault("volumeMounts", []).append(_token_mount())
-    pod_spec["containers"].append(container(name, spec))
+    pod_spec["containers"].append(container(name, spec, caller_token=audience is not None))
 
 
 def _labels(name: str, spec: dict) -> dict:

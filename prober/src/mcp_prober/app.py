@@ -123,7 +123,7 @@ class Prober:
         self.probes = 0
 
     async def once(self) -> Result:
-        result = await probe(self.settings.url, self.settings.timeout)
+        result = await probe(self.settings.url, self.settings.timeout, self.settings.token_file)
         if (self.result is None) or result.ok != self.result.ok or result.message != self.result.message:
             (log.info if result.ok else log.warning)("probe %s: %s", "ok" if result.ok else "failed", result.message)
         self.result = result

@@ -21,6 +21,7 @@ class Settings:
     inventory: str | None = None  # MCP_INVENTORY_CONFIGMAP: ConfigMap to write; unset = no reporting
     pod_name: str = ""  # POD_NAME
     namespace: str = ""  # POD_NAMESPACE
+    token_file: str | None = None  # MCP_PROBE_TOKEN_FILE: bearer token for servers that verify callers (re-read per probe)
 
 
 def _float(env: Mapping[str, str], key: str, default: float) -> float:
@@ -54,4 +55,5 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         interval=_float(env, "MCP_PROBE_INTERVAL", 10.0), retry=_float(env, "MCP_PROBE_RETRY", 2.0),
         timeout=_float(env, "MCP_PROBE_TIMEOUT", 5.0), inventory=inventory,
         pod_name=env.get("POD_NAME", ""), namespace=namespace,
+        token_file=env.get("MCP_PROBE_TOKEN_FILE") or None,
     )

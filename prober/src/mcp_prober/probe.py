@@ -36,8 +36,22 @@ def _excerpt(text: str) -> str:
     return json.dumps(text[:MAX_EXCERPT] + ("..." if len(text) > MAX_EXCERPT else ""))
 
 
-async def _session(url: str, timeout: float) -> Observation:
-    async with httpx2.AsyncClient(timeout=timeout) as http:
+def auth_headers(token_file: str | None) -> dict[str, str]:
+    """``Authorization: Bearer`` from ``token_file``, read at every probe (the kubelet rotates a
+    projected token in place); none without a file. For servers that verify their callers
+    (mcp-k8s-server's MCP_AUTH_MODE=kubernetes: a token projected for the server's audience)."""
+    if not token_file:
+        return {}
+    try:
+        with open(token_file, encoding="utf-8") as fh:
+            token = fh.read().strip()
+    except OSError:
+        return {}  # not projected yet: the probe fails with the server's 401, which says why
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+async def _session(url: str, timeout: float, headers: dict[str, str] | None = None) -> Observation:
+    async with httpx2.AsyncClient(timeout=timeout, headers=headers or {}) as http:
         transport = streamable_http_client(url, http_client=http, terminate_on_close=True)
         async with Client(transport, mode="auto", read_timeout_seconds=timeout, cache=None) as client:
             info = client.server_info
@@ -69,7 +83,7 @@ _INITIALIZE = {
 }
 
 
-async def diagnose(url: str, timeout: float) -> str:
+async def diagnose(url: str, timeout: float, headers: dict[str, str] | None = None) -> str:
     """What answers a plain ``initialize`` POST at ``url``, in one line. Used only after the SDK
     client failed, to say *why* in terms a user can act on (wrong port, wrong path, not MCP)."""
     where = urlsplit(url)
@@ -85,7 +99,7 @@ async def diagnose(url: str, timeout: float) -> str:
     try:
         async with httpx2.AsyncClient(timeout=timeout) as http:
             r = await http.post(url, json=_INITIALIZE, headers={
-                "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"})
+                "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25", **(headers or {})})
             body = (await r.aread()).decode("utf-8", errors="replace")
     except httpx2.ConnectError as exc:
         reason = "connection refused" if "refused" in str(exc).lower() else f"cannot connect ({exc})"
@@ -119,12 +133,13 @@ async def diagnose(url: str, timeout: float) -> str:
     return f"{head}: initialize succeeded on a plain POST, yet the MCP client failed"
 
 
-async def probe(url: str, timeout: float = 5.0) -> Result:
+async def probe(url: str, timeout: float = 5.0, token_file: str | None = None) -> Result:
     """Handshake + tools/list at ``url``; never raises (cancellation aside)."""
+    headers = auth_headers(token_file)
     try:
-        obs = await _session(url, timeout)
+        obs = await _session(url, timeout, headers)
     except Exception as exc:  # any failure is a readiness verdict, described by diagnose()
-        detail = await diagnose(url, timeout)
+        detail = await diagnose(url, timeout, headers)
         if detail.startswith(AUTH_REQUIRED):
             # It answers as MCP's authorization spec says: serving, but the prober holds no
             # credentials, so there is no inventory.

@@ -70,7 +70,7 @@ def resource_url(settings: Settings) -> str:
     if settings.auth_resource_url:
         return settings.auth_resource_url
     if settings.service_name and settings.pod_namespace:
-        return f"http://{settings.service_name}.{settings.pod_namespace}.svc.cluster.local:{settings.port}/mcp"
+        return f"http://{settings.service_name}.{settings.pod_namespace}.svc.{settings.cluster_domain}:{settings.port}/mcp"
     host = settings.host if settings.host and settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
     return f"http://{host}:{settings.port}/mcp"
 
