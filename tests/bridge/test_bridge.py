@@ -32,6 +32,14 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 needs_npx = pytest.mark.skipif(bool(missing_tools(EVERYTHING_STDIO)), reason="npx (Node) is not installed")
 
 
+def settled_children(pid: int, want: int, timeout: float = 10) -> int:
+    """The bridge's direct child processes once their number reaches ``want`` (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while (n := len(children(pid))) != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return n
+
+
 def text(result) -> str:
     assert not result.is_error, result
     return result.content[0].text
@@ -102,6 +110,7 @@ def test_concurrent_sessions_keep_separate_state():
     """server-everything keeps the simulated-logging toggle per process: interleaved toggles in
     two sessions both start it, which a shared process would not do (the second would stop it)."""
     with bridge(EVERYTHING_STDIO) as (base, proc):
+        baseline = settled_children(proc.pid, 2)  # the shared (readiness) process and one warm spare
 
         async def go():
             async with Client(base + "/mcp", mode="legacy") as a, Client(base + "/mcp", mode="legacy") as b:
@@ -110,8 +119,8 @@ def test_concurrent_sessions_keep_separate_state():
                 second_a = text(await a.call_tool("toggle-simulated-logging", {}))
                 assert first_a.startswith("Started") and first_b.startswith("Started")
                 assert second_a.startswith("Stopped")
-                # one process per session, plus the bridge's shared (readiness) process
-                assert len(children(proc.pid)) == 3
+                # one process per session (the spare each took was replaced)
+                assert settled_children(proc.pid, baseline + 2) == baseline + 2
 
         anyio.run(go)
 
@@ -138,6 +147,24 @@ def test_process_per_session_and_crash_fails_only_that_session():
         assert status == 200, body  # the pod is fine
 
 
+def test_sessions_start_on_warm_spares_and_never_share_them():
+    """Each session takes a fresh pre-spawned process (never one another session used), and a
+    replacement is spawned; with --spare-processes 0 sessions spawn on demand."""
+    for flags in ((), ("--spare-processes", "0")):
+        with bridge(CRASHY, *flags) as (base, proc):
+            url = base + "/mcp"
+
+            async def go():
+                pids = []
+                for _ in range(3):
+                    async with Client(url, mode="legacy") as c:
+                        pids.append(text(await c.call_tool("pid", {})))
+                return pids
+
+            pids = anyio.run(go)
+            assert len(set(pids)) == 3, pids
+
+
 def test_session_limit_answers_503_with_the_limit():
     with bridge(CRASHY, "--max-sessions", "2") as (base, _):
         url = base + "/mcp"
@@ -154,13 +181,14 @@ def test_session_limit_answers_503_with_the_limit():
 def test_idle_sessions_are_reaped():
     with bridge(CRASHY, "--session-idle-timeout", "1") as (base, proc):
         url = base + "/mcp"
+        baseline = settled_children(proc.pid, 2)
         r, sid = open_session(url)
-        assert r.status_code == 200 and len(children(proc.pid)) == 2
+        assert r.status_code == 200 and settled_children(proc.pid, baseline + 1) == baseline + 1
         time.sleep(3)
         headers = {**HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
         after = httpx2.post(url, headers=headers, json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, timeout=10)
         assert after.status_code == 404
-        assert len(children(proc.pid)) == 1  # its process was stopped; the shared one stays
+        assert settled_children(proc.pid, baseline) == baseline  # its process was stopped
 
 
 def test_bad_requests_get_clear_4xx():

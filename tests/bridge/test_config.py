@@ -66,3 +66,8 @@ def test_origin_rule(origin, allowed, ok):
     from mcp_bridge.app import origin_allowed
 
     assert origin_allowed(origin, allowed) is ok
+
+
+def test_spare_processes():
+    assert parse(["--", "x"], {}).spare_processes == 1
+    assert parse(["--spare-processes", "0", "--", "x"], {}).spare_processes == 0

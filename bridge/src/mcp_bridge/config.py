@@ -34,6 +34,7 @@ class Settings:
     host: str = "0.0.0.0"
     path: str = "/mcp"
     max_sessions: int = 20
+    spare_processes: int = 1
     session_idle_timeout: float = 1800.0
     advertise: str = "127.0.0.1:8080"  # <ip>:<port> other replicas reach this bridge at
     session_key: bytes = field(default=b"", repr=False)
@@ -75,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="0.0.0.0", help="listen address (default 0.0.0.0: a pod's own network namespace)")
     p.add_argument("--path", default="/mcp", help="the MCP endpoint path (default /mcp)")
     p.add_argument("--max-sessions", type=_positive_int, default=20, help="concurrent MCP sessions (stdio processes) per pod; past it new sessions get HTTP 503 (default 20)")
+    p.add_argument("--spare-processes", type=int, default=1, help="stdio processes kept spawned ahead of new sessions, so a session start skips the process start (default 1; 0: spawn on demand)")
     p.add_argument("--session-idle-timeout", type=_positive_float, default=1800.0, help="seconds a session may go without a request before its process is stopped (default 1800)")
     p.add_argument("--allowed-host", action="append", default=[], help="Host header values to accept on the MCP path (DNS-rebinding protection; repeatable; default: any)")
     p.add_argument("--allowed-origin", action="append", default=[], help="browser Origin values to accept besides loopback ones (repeatable); a request with any other Origin gets 403, one without Origin (agents, SDK clients) passes")
@@ -94,6 +96,8 @@ def parse(argv: list[str] | None = None, environ: dict[str, str] | None = None) 
         command = command[1:]
     if not command:
         p.error("no stdio server command: give it after --, e.g. -- uvx mcp-server-time==2026.10.19")
+    if args.spare_processes < 0:
+        p.error("--spare-processes must be 0 or more")
     if not args.path.startswith("/"):
         p.error(f"--path must start with /, got {args.path!r}")
     advertise = env.get("MCP_BRIDGE_ADVERTISE_ADDRESS")
@@ -117,6 +121,7 @@ def parse(argv: list[str] | None = None, environ: dict[str, str] | None = None) 
         host=args.host,
         path=args.path.rstrip("/") or "/",
         max_sessions=args.max_sessions,
+        spare_processes=args.spare_processes,
         session_idle_timeout=args.session_idle_timeout,
         advertise=advertise,
         session_key=key.encode() if key else secrets.token_bytes(32),

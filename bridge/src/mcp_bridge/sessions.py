@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from . import relay, session_id
+from .spares import Spares
 from .config import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class SessionManager:
         self.security = security
         self.on_spawn_result = on_spawn_result
         self.sessions: dict[str, StreamableHTTPServerTransport] = {}
+        self.spares = Spares(self.params, task_group, settings.spare_processes) if settings.spare_processes else None
         self.started_total = 0
         self.ended_total: dict[str, int] = {}
 
@@ -138,9 +140,17 @@ class SessionManager:
             try:
                 with idle:
                     try:
-                        async with stdio_client(self.params) as (proc_read, proc_write):
-                            log.info("session %s: started %s", name, self.settings.command[0])
-                            ended = await relay.relay(http_read, http_write, proc_read, proc_write, inflight)
+                        spare = self.spares.take() if self.spares else None
+                        if spare is not None:
+                            log.info("session %s: took a warm %s process", name, self.settings.command[0])
+                            try:
+                                ended = await relay.relay(http_read, http_write, spare.read, spare.write, inflight)
+                            finally:
+                                spare.release.set()  # its task stops the process
+                        else:
+                            async with stdio_client(self.params) as (proc_read, proc_write):
+                                log.info("session %s: started %s", name, self.settings.command[0])
+                                ended = await relay.relay(http_read, http_write, proc_read, proc_write, inflight)
                         # A DELETE (terminate) closes both HTTP streams; whichever pump noticed first, the client ended it.
                         reason = "exited" if ended == "process" and not transport.is_terminated else "closed"
                     except OSError as exc:
