@@ -4,6 +4,7 @@ message within one resync (60 s):
 
 - an image that cannot be pulled (kwok stage pod-fail-image-pull: ImagePullBackOff),
 - a crash-looping container (kwok stage pod-fail-crash-loop: CrashLoopBackOff, exit code 1),
+- a pod no node fits (the real kube-scheduler's Unschedulable message),
 - a foreign ConfigMap <name>-config and a foreign Deployment <name> (NameConflict; the foreign
   object is left exactly as it was: not adopted, not overwritten, not mounted, not deleted),
 - a Secret edit rolls the pods (pod-template hash), and the Secret's value appears nowhere in
@@ -209,3 +210,14 @@ def test_invalid_spec_keeps_the_server_from_the_hooks_record(control_plane, name
         assert now["metadata"]["uid"] == old["metadata"]["uid"], kind
         assert now.get("spec") == old.get("spec") and now.get("data") == old.get("data"), kind
     print(f"[{real_metacontroller.strategy}] invalid edit reported after {took:.1f}s, children unchanged")
+
+
+def test_unschedulable_pod_gives_the_schedulers_message(control_plane, namespace, real_metacontroller):
+    cp, ns = control_plane, namespace
+    apply(cp, ns, mcps("nowhere", nodeSelector={"example.com/no-such-node": "true"}))
+    st, took = within_one_resync(lambda: ready_cond_with(cp, ns, "nowhere", "Unschedulable"), "Unschedulable")
+    msg = condition(st, "Ready")["message"]
+    assert "cannot be scheduled" in msg and "node(s) didn't match Pod's node affinity/selector" in msg, msg
+    assert st["phase"] == "Pending"
+    assert_converged(cp, ns, "nowhere")
+    print(f"[{real_metacontroller.strategy}] Unschedulable after {took:.1f}s: {msg}")
