@@ -178,7 +178,7 @@ def not_ready(p, observed, **related):
                  "message": "0/3 nodes are available: 3 Insufficient cpu."}],
      "Unschedulable", "Pending", ["cannot be scheduled", "Insufficient cpu"]),
     ([{"name": C.CONTAINER_NAME, "ready": False, "state": {"running": {"startedAt": NOW}}}], None, None,
-     "ReadinessProbeFailing", "Pending", ["running but not ready", "HTTP GET /ready on port mcp"]),
+     "ReadinessProbeFailing", "Pending", ["running but not ready yet", "HTTP GET /ready on port mcp"]),
 ], ids=["image-pull-backoff", "err-image-pull", "crash-loop", "config-error", "init-crash", "unschedulable", "probe"])
 def test_first_cause_goes_into_ready_and_phase(containers, init, conditions, reason, phase, needles):
     p = parent()
@@ -443,3 +443,14 @@ def test_foreign_inventory_configmap_is_never_granted_to_the_prober():
     resp = run(p, configmaps=[foreign])
     assert not [c for c in resp["children"] if c["kind"] == "Role"]
     assert "ConfigMap ns1/srv-inventory already exists" in cond(resp["status"], "Ready")["message"]
+
+
+def test_a_crash_loop_reads_the_same_between_back_offs():
+    """The kubelet alternates waiting(CrashLoopBackOff) and running-not-ready: one cause, one
+    message, so the status does not flap between Failed and Pending."""
+    last = {"exitCode": 1, "reason": "Error", "message": "boom"}
+    waiting_pod = pod(containers=[waiting("CrashLoopBackOff", "back-off 40s", last=last)])
+    running_pod = pod(containers=[{"name": C.CONTAINER_NAME, "ready": False, "restartCount": 3,
+                                   "state": {"running": {"startedAt": NOW}}, "lastState": {"terminated": last}}])
+    a, b = causes.first_cause([waiting_pod]), causes.first_cause([running_pod])
+    assert a == b and a.reason == "CrashLoopBackOff" and a.fatal

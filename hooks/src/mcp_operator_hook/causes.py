@@ -110,12 +110,18 @@ def _container_cause(pod: str, cs: dict, spec_container: dict, init: bool) -> Ca
     if terminated and _int(terminated.get("exitCode")) not in (None, 0):
         msg = f"{what} in pod {pod} exited: {_termination(terminated)}"
         return Cause(R_INIT_FAILED if init else R_CONTAINER_EXITED, msg, init, RANK_INIT if init else RANK_EXITED)
+    last = _d(_d(cs.get("lastState")).get("terminated"))
+    if not init and running is not None and cs.get("ready") is False and _int(last.get("exitCode")) not in (None, 0):
+        # between two back-offs of a crash loop the kubelet runs the container again: the same
+        # cause and message as while it waits, so the status does not flap Failed/Pending
+        return Cause(R_CRASH_LOOP, f"{what} in pod {pod} is crash-looping (CrashLoopBackOff): {_termination(last)}",
+                     True, RANK_CRASH)
     if not init and running is not None and cs.get("ready") is False:
         probe = spec_container.get("readinessProbe")
         if probe:
-            return Cause(R_PROBE_FAILING, f"{what} in pod {pod} is running but not ready: its readiness probe "
-                                          f"({probe_text(probe)}) does not succeed", False, RANK_NOT_READY)
-        return Cause(R_NOT_READY, f"{what} in pod {pod} is running but not ready", False, RANK_NOT_READY)
+            return Cause(R_PROBE_FAILING, f"{what} in pod {pod} is running but not ready yet: waiting for its "
+                                          f"readiness probe ({probe_text(probe)}) to succeed", False, RANK_NOT_READY)
+        return Cause(R_NOT_READY, f"{what} in pod {pod} is running but not ready yet", False, RANK_NOT_READY)
     return None
 
 
