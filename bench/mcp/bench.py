@@ -158,10 +158,11 @@ class Server:
         self.proc = None
 
 
-def ours(kubeconfig: str) -> Server:
+def ours(kubeconfig: str, workers: int = 1) -> Server:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MCP_")}
-    env.update(KUBECONFIG=kubeconfig, MCP_TRANSPORT="http", MCP_HOST="127.0.0.1", MCP_PORT=str(port), LOG_LEVEL="WARNING")
+    env.update(KUBECONFIG=kubeconfig, MCP_TRANSPORT="http", MCP_HOST="127.0.0.1", MCP_PORT=str(port), LOG_LEVEL="WARNING",
+               MCP_WORKERS=str(workers))
     return Server("ours (python)", [OUR_BIN], env, port)
 
 
@@ -254,11 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-seed", action="store_true", help="skip the TypeScript baseline")
     ap.add_argument("--only", help="run only scenarios whose name contains this text")
     ap.add_argument("--core", type=int, default=(os.cpu_count() or 1) - 1, help="the core both servers are pinned to (taskset)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="scaling run: our server with MCP_WORKERS=N pinned to the last N cores (use with --no-seed)")
     args = ap.parse_args(argv)
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        PIN[:] = ["taskset", "-c", str(args.core)]
-        others = set(range(os.cpu_count() or 1)) - {args.core}
-        os.sched_setaffinity(0, others)  # the load generator (and its forks) off the servers' core
+    ncpu = os.cpu_count() or 1
+    if shutil.which("taskset") and ncpu > 1:
+        cores = list(range(ncpu))[-args.workers:] if args.workers > 1 else [args.core]
+        PIN[:] = ["taskset", "-c", ",".join(map(str, cores))]
+        others = set(range(ncpu)) - set(cores)
+        if others:
+            os.sched_setaffinity(0, others)  # the load generator (and its forks) off the servers' cores
 
     cp = None
     state = None
@@ -275,11 +281,11 @@ def main(argv: list[str] | None = None) -> int:
         cp = ControlPlane(state).start()
         kubeconfig, kubectl = cp.kubeconfig, str(cp.bin_dir / "kubectl")
 
-    report: dict = {"config": {"requests": args.requests, "list_requests": args.list_requests, "pods": args.pods, "procs": args.procs, "threads": args.threads}}
+    report: dict = {"pin": " ".join(PIN) or "none", "config": {"workers": args.workers, "requests": args.requests, "list_requests": args.list_requests, "pods": args.pods, "procs": args.procs, "threads": args.threads}}
     try:
         print(f"[bench] {args.pods} pods in namespace {NAMESPACE}", flush=True)
         prepare_cluster(kubeconfig, args.pods, kubectl)
-        servers = {"ours": ours(kubeconfig)}
+        servers = {"ours": ours(kubeconfig, args.workers)}
         seed_reason = None
         if args.no_seed:
             seed_reason = "skipped (--no-seed)"
@@ -348,7 +354,7 @@ def print_report(report: dict) -> None:
     print()
     print(f"MCP server benchmark: {cfg['requests']} tools/list and {cfg['list_requests']} pod-listing requests per server, "
           f"{cfg['procs']}x{cfg['threads']} keep-alive "
-          f"connections, {cfg['pods']} pods listed")
+          f"connections, {cfg['pods']} pods listed; servers run under `{report.get('pin', 'none')}`, our workers: {cfg.get('workers', 1)}")
     head = f"{'metric':58s} {'ours':>10s}"
     if seed_r:
         head += f" {'seed (TS)':>10s} {'ours/seed':>10s}"

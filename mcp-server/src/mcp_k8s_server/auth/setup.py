@@ -15,8 +15,6 @@ from mcp.server.auth.settings import AuthSettings
 from ..config import Settings
 from ..kube import Kube
 from . import settings as auth_settings
-from .oidc import OIDCVerifier
-from .tokenreview import TokenReviewVerifier
 
 
 @dataclass(frozen=True)
@@ -38,11 +36,16 @@ def build(settings: Settings, kube: Kube) -> AuthSetup | None:
     resource = auth_settings.resource_url(settings)
     audiences = auth_settings.audiences(settings)
     issuer = auth_settings.issuer_url(settings)
+    # The verifiers import PyJWT + cryptography (~0.4 s at start): only in an identity mode.
     if settings.auth_mode == "kubernetes":
+        from .tokenreview import TokenReviewVerifier
+
         verifier: Any = TokenReviewVerifier(kube, list(audiences), cache_seconds=settings.auth_cache_seconds)
         missing = (f"no bearer token: send 'Authorization: Bearer <token>' with a Kubernetes ServiceAccount "
                    f"token minted for audience {audiences[0]!r} (a projected serviceAccountToken)")
     else:
+        from .oidc import OIDCVerifier
+
         verifier = OIDCVerifier(issuer, list(audiences), jwks_url=settings.oidc_jwks_url,
                                 username_claim=settings.oidc_username_claim,
                                 username_prefix=settings.oidc_username_prefix,
