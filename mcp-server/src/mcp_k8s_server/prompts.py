@@ -53,7 +53,7 @@ def register(mcp: MCPServer, deps: Deps) -> None:
             f'Review resource settings of the workloads in Kubernetes namespace "{namespace}" and recommend '
             "changes. Work from data returned by the tools:\n"
             f'1. `list-pods` (namespace="{namespace}"), following nextCursor until it is absent, to see every '
-            "pod's phase, readiness and restarts.\n"
+            "pod's status (as kubectl shows it), readiness and restarts.\n"
             "2. `describe-pod` for a representative pod of each workload (group pods by their owner / labels): "
             "record each container's requests and limits and its QoS class.\n"
             "3. Flag containers with no requests (BestEffort: first to be evicted), no memory limit, limits far "
