@@ -206,14 +206,15 @@ def test_server_everything_streamable_http_by_its_own_command(control_plane, nam
 
 
 def test_our_own_server_through_port_forward(control_plane, namespace, metacontroller):
-    obj = mcps("own", image="mcp-k8s-server:latest", transport="streamable-http", port=3001)
+    # as a user would: a ServiceAccount that may read this namespace, named in spec.serviceAccount
+    control_plane.kubectl("create", "serviceaccount", "own-reader", "-n", namespace)
+    control_plane.kubectl("create", "rolebinding", "own-view", "-n", namespace, "--clusterrole=view",
+                          f"--serviceaccount={namespace}:own-reader")
+    obj = mcps("own", image="mcp-k8s-server:latest", transport="streamable-http", port=3001, serviceAccount="own-reader")
     with served(control_plane, namespace, obj) as (server, pods):
-        # as a user would: let the server's ServiceAccount read this namespace
-        sa = kget(control_plane, "deployment", "own", "-n", namespace)["spec"]["template"]["spec"].get("serviceAccountName", "default")
-        control_plane.kubectl("create", "rolebinding", "own-view", "-n", namespace, "--clusterrole=view", f"--serviceaccount={namespace}:{sa}")
         with port_forward(control_plane, namespace, "own", 3001) as local:
             tools, text = answer_when_up(endpoint_url(server, local), "list-pods", {"namespace": namespace}, timeout=60)
-            assert "list-pods" in tools and text
+            assert "list-pods" in tools and "own-" in text
 
 
 def ready_endpoints(cp, ns: str, service: str, pods) -> list[tuple[str, int]]:
