@@ -52,8 +52,10 @@ class Balancer:
     async def _stop(self) -> None:
         if self._server:
             self._server.close()
-            for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def pick(self, client_ip: str) -> tuple[str, int] | None:
         ready = list(self.endpoints())
