@@ -62,6 +62,9 @@ DEPLOYMENT_CHILD_KEY = "Deployment.apps/v1"
 SERVICE_CHILD_KEY = "Service.v1"
 CONFIGMAP_CHILD_KEY = "ConfigMap.v1"
 SECRET_CHILD_KEY = "Secret.v1"
+# The mcp-prober's projected ServiceAccount token (prober.py): reserved for user volumes.
+PROBER_TOKEN_VOLUME = "kube-api-access-prober"
+SA_TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 ROLE_CHILD_KEY = "Role.rbac.authorization.k8s.io/v1"  # the mcp-prober's Role (prober.py)
 ROLEBINDING_CHILD_KEY = "RoleBinding.rbac.authorization.k8s.io/v1"
 CHILD_KEYS = (DEPLOYMENT_CHILD_KEY, SERVICE_CHILD_KEY, CONFIGMAP_CHILD_KEY, SECRET_CHILD_KEY, ROLE_CHILD_KEY,

@@ -49,9 +49,10 @@ MSG_HEALTH_ATTACH = ("health.mode http and tcp probe the MCP port, which a stdio
 MSG_MCP_PATH = "spec.mcpPath must start with '/' and must not contain whitespace, '?' or '#'"
 MSG_ENV_FROM = "envFrom: exactly one of configMapRef or secretRef must be set"
 MSG_VOLUME_SOURCE = "spec.volumes: exactly one of secret or configMap must be set"
-MSG_VOLUME_NAME = "spec.volumes: the names tmp, config and cache are the operator's own volumes"
-MSG_VOLUME_PATH = ("spec.volumes mountPath must be an absolute path without ':' and not /, /tmp, /etc/mcp or "
-                   "/cache (the operator's own mounts)")
+MSG_VOLUME_NAME = ("spec.volumes: the names tmp, config, cache and kube-api-access-prober are the operator's "
+                   "own volumes")
+MSG_VOLUME_PATH = ("spec.volumes mountPath must be an absolute path without ':' and not /, /tmp, /etc/mcp, "
+                   "/cache or /var/run/secrets/kubernetes.io/serviceaccount (the operator's own mounts)")
 MSG_VOLUME_PATH_UNIQUE = "spec.volumes: every mountPath must be unique"
 MSG_VOLUME_ITEM_PATH = "volumes items path must be relative and must not contain '..'"
 MSG_LABEL_KEYS = ("spec.podMetadata.labels keys must be valid label keys ([prefix/]name, name at most 63 "
@@ -90,8 +91,8 @@ _NPM_NAME = re.compile(r"^(@[a-z0-9][-a-z0-9._~]*/)?[a-z0-9][-a-z0-9._~]*$")
 _PYPI_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$")
 _MCP_PATH_BAD = re.compile(r"[\s?#]")
 OWN_POD_LABELS = (C.LABEL_NAME, C.LABEL_INSTANCE, C.LABEL_COMPONENT, C.LABEL_MANAGED_BY, C.LABEL_TRANSPORT)
-RESERVED_VOLUME_NAMES = (C.TMP_VOLUME, C.CONFIG_VOLUME, C.CACHE_VOLUME)
-RESERVED_MOUNT_PATHS = ("/", C.TMP_MOUNT_PATH, C.CONFIG_MOUNT_PATH, C.CACHE_MOUNT_PATH)
+RESERVED_VOLUME_NAMES = (C.TMP_VOLUME, C.CONFIG_VOLUME, C.CACHE_VOLUME, C.PROBER_TOKEN_VOLUME)
+RESERVED_MOUNT_PATHS = ("/", C.TMP_MOUNT_PATH, C.CONFIG_MOUNT_PATH, C.CACHE_MOUNT_PATH, C.SA_TOKEN_MOUNT_PATH)
 
 
 @functools.lru_cache(maxsize=1)
