@@ -175,6 +175,29 @@ def test_two_service_accounts_each_see_what_their_rbac_allows(control_plane, nam
 
             anyio.run(as_caller, srv.url, stranger, stranger_calls)
 
+            # what the API server sees for a caller's request: the caller, and the server in the user extra
+            # (the same Kube adapter and headers the tools use; SelfSubjectReview echoes the identity)
+            from mcp_k8s_server.auth import caller as callers
+            from mcp_k8s_server.kube import Kube, Op
+
+            async def whoami():
+                kube = Kube(kubeconfig=kubeconfig, server_identity=server_id)
+                try:
+                    who = callers.Caller(f"system:serviceaccount:{ns}:reader",
+                                         ("system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"))
+                    with callers.bound(who):
+                        out = await kube.request(Op("create", "selfsubjectreviews"), "POST",
+                                                 "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                                 body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+                    return out["status"]["userInfo"]
+                finally:
+                    await kube.aclose()
+
+            info = anyio.run(whoami)
+            assert info["username"] == f"system:serviceaccount:{ns}:reader"
+            assert info["extra"] == {"mcp.example.com/server": [server_id]}
+            assert set(info["groups"]) == {"system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"}
+
             # refused tokens: 401 with a reason the client can show, and the RFC 9728 pointer
             body = {"jsonrpc": "2.0", "method": "tools/list", "params": {}, "id": 1}
             status, text = srv.post(body, headers={"Authorization": f"Bearer {reader}"})
