@@ -179,3 +179,29 @@ def test_hook_gives_the_prober_a_token_for_an_identity_mode_server():
     prober.add_to_pod(plain, "k8s", {**spec, "config": {}}, "team-a")
     assert "MCP_PROBE_TOKEN_FILE" not in {e["name"] for e in plain["containers"][-1]["env"]}
     assert len(plain["volumes"][0]["projected"]["sources"]) == 3
+
+
+def test_a_burst_with_one_fresh_token_sends_one_review(monkeypatch):
+    calls = []
+    token = _jwt(aud=["mcp"], exp=int(time.time()) + 300)
+
+    async def review(kube, tok, audiences):
+        calls.append(tok)
+        await anyio.sleep(0.05)
+        return {"authenticated": True, "audiences": ["mcp"], "user": {"username": "u", "groups": []}}
+
+    monkeypatch.setattr(tokenreview.reviews, "token_review", review)
+    v = tokenreview.TokenReviewVerifier(kube=None, audiences=["mcp"])
+
+    async def go():
+        results = []
+
+        async def one():
+            results.append(await v.verify_token(token))
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(one)
+        assert len(calls) == 1 and len(results) == 20 and all(r and r.caller.username == "u" for r in results)
+
+    anyio.run(go)

@@ -13,6 +13,7 @@ MCP_AUTH_CACHE_SECONDS but never past the token's ``exp``, refusals for a few se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from .challenge import refuse
 
 log = logging.getLogger(__name__)
 REFUSAL_SECONDS = 5.0
+_RETRY: Any = object()  # an in-flight review ended without a verdict (its request was cancelled)
 
 
 def peek(token: str) -> dict[str, Any] | None:
@@ -88,6 +90,8 @@ class TokenReviewVerifier:
         self.clock = clock
         self.cache: VerdictCache[CallerToken | str] = VerdictCache(max_entries, clock)
         self.reviews = 0  # TokenReviews sent (observability and tests)
+        # one review in flight per token: a burst of calls with a fresh token asks the API server once
+        self._inflight: dict[str, asyncio.Future[CallerToken | None]] = {}
 
     async def verify_token(self, token: str) -> CallerToken | None:
         token = token.strip()
@@ -101,6 +105,26 @@ class TokenReviewVerifier:
         if isinstance(cached, str):
             refuse(cached)
             return None
+        pending = self._inflight.get(key)
+        if pending is not None:
+            result = await asyncio.shield(pending)
+            if result is _RETRY:  # the request that was reviewing it went away: review it ourselves
+                return await self.verify_token(token)
+            if result is None:
+                cached = self.cache.get(key)
+                refuse(cached if isinstance(cached, str) else "the bearer token was not accepted")
+            return result
+        future: asyncio.Future[CallerToken | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        result: Any = _RETRY
+        try:
+            result = await self._review(token, key)
+        finally:
+            del self._inflight[key]
+            future.set_result(result)
+        return result
+
+    async def _review(self, token: str, key: str) -> CallerToken | None:
         now = self.clock()
         claims = peek(token)
         reason = early_refusal(claims, self.audiences, now)
