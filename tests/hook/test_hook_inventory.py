@@ -269,3 +269,21 @@ def test_the_hooks_env_is_what_the_prober_reads():
     assert (s.url, s.port, s.inventory, s.interval) == ("http://127.0.0.1:3001/v1/mcp", prober.PROBER_PORT,
                                                         "srv-inventory", prober.PROBE_INTERVAL)
     assert side["ports"][0]["containerPort"] == s.port
+
+
+def test_bridged_stdio_servers_are_probed_through_the_bridge_less_often():
+    """A bridged stdio server is reachable over HTTP: the prober probes the bridge's endpoint, once
+    a minute once Ready (each probe is an MCP session, which starts a stdio process)."""
+    p = parent(transport="stdio", port=3001, mcpPath="/mcp",
+               package={"registry": "pypi", "name": "mcp-server-time", "version": "2026.10.19"})
+    kids = by_kind(run(p)["children"])
+    assert PROBER_KINDS_HTTP <= set(kids)
+    side = kids["Deployment"]["spec"]["template"]["spec"]["containers"][1]
+    env = {e["name"]: e.get("value") for e in side["env"]}
+    assert env["MCP_PROBE_URL"] == "http://127.0.0.1:3001/mcp"
+    assert env["MCP_PROBE_INTERVAL"] == str(prober.BRIDGED_PROBE_INTERVAL) == "60"
+    attach = by_kind(run(parent(transport="stdio", stdio={"expose": "attach"}))["children"])
+    assert [c["name"] for c in attach["Deployment"]["spec"]["template"]["spec"]["containers"]] == [C.CONTAINER_NAME]
+
+
+PROBER_KINDS_HTTP = {"ConfigMap/inventory", "Role", "RoleBinding"}
