@@ -287,3 +287,39 @@ def test_bridged_stdio_servers_are_probed_through_the_bridge_less_often():
 
 
 PROBER_KINDS_HTTP = {"ConfigMap/inventory", "Role", "RoleBinding"}
+
+
+# --- property: any document a pod writes gives a valid, converging status ----------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+_json = hs.recursive(hs.none() | hs.booleans() | hs.integers(-2**40, 2**40) | hs.text(max_size=300),
+                     lambda inner: hs.lists(inner, max_size=80) | hs.dictionaries(hs.text(max_size=20), inner, max_size=8),
+                     max_leaves=200)
+_field = lambda: hs.one_of(_json, hs.text(max_size=400))  # noqa: E731
+_doc = hs.fixed_dictionaries(
+    {"toolsHash": hs.one_of(hs.just("sha256:" + "a" * 64), hs.text(max_size=80))},
+    optional={"server": hs.one_of(_json, hs.fixed_dictionaries({}, optional={k: _field() for k in ("name", "version", "title")})),
+              "protocolVersion": _field(), "capabilities": _json, "toolCount": _json,
+              "tools": hs.one_of(_json, hs.lists(hs.text(max_size=200), max_size=300)),
+              "toolsChangedAt": hs.one_of(hs.just("2026-01-01T00:00:00Z"), _field()),
+              "previousToolsHash": hs.one_of(hs.just("sha256:" + "b" * 64), _field()),
+              "toolsAdded": _json, "toolsRemoved": hs.lists(hs.text(max_size=300), max_size=40), "toolsModified": _json})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=_doc, verdict=hs.one_of(hs.none(), hs.text(max_size=2000)))
+def test_any_inventory_document_gives_a_valid_converging_status(doc, verdict):
+    p = parent(port=3001)
+    observed = rolled_out_with(p, None)
+    for o in observed:
+        if o["metadata"]["name"] == "srv-inventory":
+            o["data"] = {pinv.INVENTORY_KEY: json.dumps(doc)}
+            if verdict is not None:
+                o["data"][hinv.PROBE_KEY_PREFIX + "srv-abc"] = json.dumps({"ready": False, "message": verdict})
+    first = _run_with_pods(p, observed, [_pod("srv-abc")])
+    assert not list(STATUS_VALIDATOR.iter_errors(first["status"]))
+    p2 = copy.deepcopy(p)
+    p2["status"] = first["status"]
+    assert _run_with_pods(p2, observed, [_pod("srv-abc")]) == first
