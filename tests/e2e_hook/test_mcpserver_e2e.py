@@ -39,6 +39,15 @@ def apply_in(cp, ns: str, obj: dict, check: bool = True):
     return cp.kubectl("apply", "-f", "-", input=json.dumps(obj), check=check)
 
 
+def apply_sample(cp, ns: str, obj: dict):
+    """A sample as its user runs it: the ServiceAccount it names exists first (the chart's
+    `mcpServerRbac` creates it in a real install; see the sample's comments)."""
+    sa = (obj.get("spec") or {}).get("serviceAccount")
+    if sa and not exists(cp, "serviceaccount", sa, "-n", ns):
+        cp.kubectl("create", "serviceaccount", sa, "-n", ns)
+    return apply_in(cp, ns, obj)
+
+
 def mcps(name: str, **spec) -> dict:
     base = {"image": "mcp-k8s-server:test"}
     base.update(spec)
@@ -110,7 +119,7 @@ def test_sample_becomes_ready(control_plane, namespace, metacontroller, sample):
     obj = load_sample(sample)
     name = obj["metadata"]["name"]
     spec = obj["spec"]
-    apply_in(cp, ns, obj)
+    apply_sample(cp, ns, obj)
     parent = kget(cp, "mcpserver", name, "-n", ns)
     transport = parent["spec"]["transport"]
     port = parent["spec"]["port"]
@@ -288,7 +297,7 @@ def test_converged_children_need_no_update(control_plane, namespace, metacontrol
     cp, ns = control_plane, namespace
     obj = load_sample(sample)
     name = obj["metadata"]["name"]
-    apply_in(cp, ns, obj)
+    apply_sample(cp, ns, obj)
     wait_for(lambda: is_ready(cp, ns, name), timeout=READY_TIMEOUT, what="Ready")
 
     def children() -> dict:
@@ -333,3 +342,18 @@ def test_status_converges(control_plane, namespace, ready_server):
     time.sleep(2)
     assert kget(cp, "deployment", name, "-n", ns)["metadata"]["resourceVersion"] == dep_rv
     assert is_ready(cp, ns, name)
+
+
+def test_missing_service_account_is_reported(control_plane, namespace, metacontroller):
+    """Found in the field: a server naming a ServiceAccount that does not exist gets no pods (the
+    ReplicaSet's FailedCreate). Status must say so, naming the account, instead of waiting."""
+    cp, ns = control_plane, namespace
+    apply_in(cp, ns, mcps("no-sa", serviceAccount="not-there"))
+
+    def reported():
+        st = kget(cp, "mcpserver", "no-sa", "-n", ns).get("status") or {}
+        ready = condition(st, "Ready")
+        return st if ready.get("status") == "False" and "not-there" in ready.get("message", "") else None
+
+    st = wait_for(reported, timeout=READY_TIMEOUT, what="Ready=False naming the ServiceAccount")
+    assert st["phase"] in ("Failed", "Pending"), st
