@@ -200,6 +200,9 @@ def test_server_everything_streamable_http_by_its_own_command(control_plane, nam
         deploy = kget(control_plane, "deployment", "everything-http", "-n", namespace)
         container = deploy["spec"]["template"]["spec"]["containers"][0]
         assert "httpGet" not in (container.get("livenessProbe") or {}), "a probe on /health would restart it forever"
+        with pytest.raises(urllib.error.HTTPError) as missing:  # the fact that rules out HTTP probes
+            urllib.request.urlopen(f"http://127.0.0.1:{pods[0].local_port}/health", timeout=5)
+        assert missing.value.code == 404
         with port_forward(control_plane, namespace, "everything-http", 3001) as local:
             tools, text = answer_when_up(endpoint_url(server, local), "echo", {"message": "hi"})
             assert "echo" in tools and text == "Echo: hi"
