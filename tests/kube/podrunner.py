@@ -307,24 +307,28 @@ def run_pod(cp: ControlPlane, namespace: str, pod_name: str, container_name: str
     )
     for stream, pipe in (("stdout", proc.stdout), ("stderr", proc.stderr)):
         threading.Thread(target=_write_cri_log, args=(pipe, stream, log), daemon=True).start()
-    if port:
-        forward = {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "PortForward",
-            "metadata": {"name": pod_name, "namespace": namespace},
-            "spec": {"forwards": [{"ports": [port], "target": {"address": "127.0.0.1", "port": local_port}}]},
-        }
-        cp.kubectl("apply", "-f", "-", input=json.dumps(forward))
-        logs = {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "Logs",
-            "metadata": {"name": pod_name, "namespace": namespace},
-            "spec": {"logs": [{"containers": [container["name"]], "logsFile": str(log), "follow": True}]},
-        }
-        cp.kubectl("apply", "-f", "-", input=json.dumps(logs))
     running = RunningPod(pod_name, namespace, port, local_port, proc, root, log, {"env": env},
                          container_name=container["name"], on_stop=on_stop)
-    start_prober(cp, pod, running, kubeconfig)
+    try:  # a pod that fails half-started (a kwok rule, its sidecar) leaves no process behind
+        if port:
+            forward = {
+                "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                "kind": "PortForward",
+                "metadata": {"name": pod_name, "namespace": namespace},
+                "spec": {"forwards": [{"ports": [port], "target": {"address": "127.0.0.1", "port": local_port}}]},
+            }
+            cp.kubectl("apply", "-f", "-", input=json.dumps(forward))
+            logs = {
+                "apiVersion": "kwok.x-k8s.io/v1alpha1",
+                "kind": "Logs",
+                "metadata": {"name": pod_name, "namespace": namespace},
+                "spec": {"logs": [{"containers": [container["name"]], "logsFile": str(log), "follow": True}]},
+            }
+            cp.kubectl("apply", "-f", "-", input=json.dumps(logs))
+        start_prober(cp, pod, running, kubeconfig)
+    except BaseException:
+        running.stop()
+        raise
     return running
 
 
