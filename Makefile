@@ -25,8 +25,9 @@ test-fast:       ## pure unit tests only (no cluster)
 cluster-up:      ## start (or reuse) a local control plane in .state/cluster and print its kubeconfig
 	$(PY) -m tests.kube up
 
-cluster-down:    ## stop it
+cluster-down:    ## stop it, and the cluster `make demo` leaves running
 	$(PY) -m tests.kube down
+	$(PY) -m tests.kube down --state .state/demo-cluster
 
 bench: setup     ## benchmarks (print ratios against a baseline measured in the same run)
 	$(PY) bench/run_all.py

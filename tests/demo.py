@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nJourney complete in {time.monotonic() - started:.0f}s. The MCP client listed "
           f"{len(results['tools'])} tools and called list-pods through kubectl port-forward.")
     print(f"The cluster is still up:  export KUBECONFIG={cp.kubeconfig}")
-    print(f"Stop it:                  .venv/bin/python -m tests.kube down --state {cp.state_dir}")
+    print(f"Stop it:                  make cluster-down  (or .venv/bin/python -m tests.kube down --state {cp.state_dir})")
     return 0
 
 

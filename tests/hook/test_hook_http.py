@@ -82,6 +82,8 @@ def test_invalid_spec_is_200_with_failed_status(client):
     (b"", "not valid JSON"),
     (b"{not json", "not valid JSON"),
     (b"[]", "must be a JSON object"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),  # found in the field: was a 500
+    (b'{"parent": {"spec": {"replicas": NaN}}, "children": {}}', "not a JSON number"),
     (json.dumps({"parent": parent()}), "request.children is missing"),
     (json.dumps({"children": {}}), "request.parent must be an object"),
 ])

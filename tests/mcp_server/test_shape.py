@@ -56,6 +56,26 @@ def test_strip_metadata():
     assert m == {"name": "a"}
 
 
+@pytest.mark.parametrize("key", [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "metacontroller.k8s.io/last-applied-configuration",  # every child the operator manages has it
+    "example.com/last-applied-configuration",
+])
+def test_every_appliers_copy_is_removed_with_what_it_repeats(key):
+    """Found in the field: Metacontroller's copy of an applied Secret and of a Deployment's env
+    literals was shown in clear. The kind: any `<prefix>/last-applied-configuration`."""
+    secret = {"kind": "Secret", "metadata": {"name": "s", "annotations": {
+        key: '{"data":{"session-key":"c2VjcmV0LXZhbHVl"}}', "team": "a"}}, "data": {"session-key": "c2VjcmV0LXZhbHVl"}}
+    dep = {"kind": "Deployment", "metadata": {"name": "d", "annotations": {
+        key: '{"spec":{"template":{"spec":{"containers":[{"env":[{"name":"DB_PASSWORD","value":"hunter2"}]}]}}}}'}},
+        "spec": {}}
+    for obj, secret_text in ((secret, "c2VjcmV0LXZhbHVl"), (dep, "hunter2")):
+        out = shape.redact_object(obj)
+        assert secret_text not in str(out) and key not in str(out)
+        assert shape.strip_metadata(obj["metadata"]).get("annotations", {}).get(key) is None
+    assert shape.redact_object(secret)["metadata"]["annotations"] == {"team": "a"}
+
+
 def test_redact_env():
     env = [
         {"name": "PLAIN", "value": "hello"},

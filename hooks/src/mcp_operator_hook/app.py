@@ -80,6 +80,11 @@ def _sample_request() -> dict:
     }
 
 
+def _reject_constant(name: str):
+    """NaN and Infinity are not JSON (RFC 8259 section 6); Python's parser accepts them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def create_app() -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = C.MAX_REQUEST_BYTES
@@ -94,10 +99,17 @@ def create_app() -> Flask:
             try:
                 raw = request.get_data(cache=False)  # 413 above MAX_CONTENT_LENGTH
                 try:
-                    body = json.loads(raw)
+                    body = json.loads(raw, parse_constant=_reject_constant)
                 except ValueError as exc:
                     raise BadRequest(f"request body is not valid JSON: {exc}") from None
-                text, status = fn(body)
+                except RecursionError:
+                    raise BadRequest("request body is nested too deeply to be a Kubernetes object") from None
+                try:
+                    text, status = fn(body)
+                except RecursionError:
+                    # Input that parses but is deeper than any Kubernetes object can be: the
+                    # caller's fault, not ours (Python's recursion limit bounds every walk of it).
+                    raise BadRequest("request body is nested too deeply to be a Kubernetes object") from None
                 if any(c["type"] == C.COND_CONFIGURATION_VALID and c["status"] == "False"
                        for c in status.get("conditions", [])):
                     metrics.invalid_specs.labels(hook).inc()

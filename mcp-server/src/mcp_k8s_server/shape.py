@@ -19,7 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-NOISE_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+# Annotations that repeat an object as some tool applied it (kubectl's, Metacontroller's, any other
+# `<prefix>/last-applied-configuration`): noise, and a copy of everything applied, Secret data and
+# env literals included, that the redaction below would otherwise miss. Matched by suffix so every
+# applier's copy is covered, not only the ones we know of.
+APPLIED_COPY_ANNOTATION = re.compile(r"(^|/)last-applied-configuration$")
+
+
+def is_applied_copy(key: str) -> bool:
+    return bool(APPLIED_COPY_ANNOTATION.search(key))
+
 SENSITIVE_ENV_NAME = re.compile(r"(PASSW(OR)?D|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY|AUTH)", re.I)
 MASK = "***"
 
@@ -118,7 +127,7 @@ def strip_metadata(meta: Mapping[str, Any] | None) -> dict[str, Any]:
     out = {k: v for k, v in (meta or {}).items() if k not in ("managedFields", "selfLink", "generateName")}
     ann = out.get("annotations")
     if ann:
-        ann = {k: v for k, v in ann.items() if k not in NOISE_ANNOTATIONS}
+        ann = {k: v for k, v in ann.items() if not is_applied_copy(k)}
         if ann:
             out["annotations"] = ann
         else:
@@ -495,8 +504,8 @@ SECRET_KINDS = ("Secret",)
 def redact_object(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of any Kubernetes object that is safe to show a model.
 
-    - metadata without managedFields; ``kubectl.kubernetes.io/last-applied-configuration`` removed
-      (it repeats the object as applied, a Secret's data included); annotation values whose key
+    - metadata without managedFields; every ``*/last-applied-configuration`` annotation removed
+      (kubectl's, Metacontroller's: it repeats the object as applied, a Secret's data included); annotation values whose key
       looks like a credential masked;
     - a Secret's ``data``/``stringData`` values masked (keys kept: they say what the Secret holds);
     - every container ``env`` list anywhere (pods, pod templates, CRDs embedding them) through
@@ -523,7 +532,7 @@ def _redact(o: Any) -> Any:
         for k, v in o.items():
             if k == "env" and isinstance(v, list) and all(isinstance(e, dict) and "name" in e for e in v):
                 res[k] = redact_env(v)
-            elif k == "last-applied-configuration" or k == NOISE_ANNOTATIONS[0]:
+            elif isinstance(k, str) and is_applied_copy(k):
                 continue
             else:
                 res[k] = _redact(v)
