@@ -90,6 +90,56 @@ def test_progress_reaches_the_request_that_asked_for_it():
         assert plain.headers["content-type"].startswith("application/json") and plain.json()["result"]["tools"]
 
 
+@needs_npx
+def test_concurrent_requests_in_one_session_each_get_their_own_answer_format():
+    """The JSON-vs-SSE choice is per request: calls with a progressToken (long-running, so they
+    overlap the others) answer as SSE carrying their progress; the plain calls fired at the same
+    time on the same session answer as one JSON body each (found: it was one attribute of the
+    session's transport, so concurrent requests could take each other's format)."""
+    with bridge(EVERYTHING_STDIO) as (base, _):
+        url = base + "/mcp"
+        r, sid = open_session(url)
+        headers = {**HEADERS, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
+        httpx2.post(url, headers=headers, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, timeout=30)
+        answers: dict[int, tuple[bool, httpx2.Response]] = {}
+
+        async def call(client: httpx2.AsyncClient, i: int, progress: bool) -> None:
+            if progress:
+                params = {"name": "trigger-long-running-operation", "arguments": {"duration": 1, "steps": 2},
+                          "_meta": {"progressToken": f"p{i}"}}
+            else:
+                params = {"name": "echo", "arguments": {"message": f"m{i}"}}
+            answers[i] = (progress, await client.post(url, headers=headers, json={"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": params}))
+
+        async def plain_calls(client: httpx2.AsyncClient, first: int, until: float) -> None:
+            i = first
+            while anyio.current_time() < until:  # plain calls keep arriving while the progress calls run
+                await call(client, i, False)
+                i += 100
+
+        async def go() -> None:
+            async with httpx2.AsyncClient(timeout=60, limits=httpx2.Limits(max_connections=40)) as client, anyio.create_task_group() as tg:
+                until = anyio.current_time() + 1.5
+                for i in range(1, 5):
+                    tg.start_soon(call, client, i, True)
+                for worker in range(5, 9):
+                    tg.start_soon(plain_calls, client, worker, until)
+
+        anyio.run(go)
+        assert sum(progress for progress, _ in answers.values()) == 4 and len(answers) > 8, answers
+        for i, (progress, resp) in sorted(answers.items()):
+            assert resp.status_code == 200, (i, resp.text)
+            kind = resp.headers["content-type"]
+            if progress:
+                assert kind.startswith("text/event-stream"), (i, kind)
+                events = [json.loads(line[5:]) for line in resp.text.splitlines() if line.startswith("data:") and line[5:].strip()]
+                assert any(e.get("method") == "notifications/progress" and e["params"]["progressToken"] == f"p{i}" for e in events), (i, events)
+                assert events[-1]["id"] == i and "result" in events[-1], (i, events)
+            else:
+                assert kind.startswith("application/json"), (i, kind)
+                assert resp.json()["id"] == i and resp.json()["result"]["content"][0]["text"] == f"Echo: m{i}"
+
+
 def test_mcp_server_time_through_the_bridge():
     with bridge(TIME_STDIO) as (base, _):
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -79,8 +80,9 @@ class SessionManager:
     async def handle_existing(self, transport: StreamableHTTPServerTransport, sid: str, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "POST":
             body, receive = await _buffer_body(receive)
-            choose_response_mode(transport, body)
-        await transport.handle_request(scope, receive, send)
+            await transport.handle_post(body, scope, receive, send)
+        else:
+            await transport.handle_request(scope, receive, send)
         if transport.is_terminated:  # the client DELETEd it
             await self._discard(sid, transport)
 
@@ -105,12 +107,11 @@ class SessionManager:
             await limit_response(self.settings.max_sessions)(scope, receive, send)
             return
         sid = session_id.mint(self.settings.session_key, self.settings.advertise)
-        transport = StreamableHTTPServerTransport(
+        transport = SessionTransport(
             mcp_session_id=sid,
             security_settings=self.security,
             idle_timeout=self.settings.session_idle_timeout,
         )
-        choose_response_mode(transport, body)
         self.sessions[sid] = transport  # counted against the limit from now on
         self.started_total += 1
         established = False
@@ -124,7 +125,7 @@ class SessionManager:
                     status = msg["status"]
                 await send(msg)
 
-            await transport.handle_request(scope, receive, watch)
+            await transport.handle_post(body, scope, receive, watch)
             established = status is not None and status < 400 and sid in self.sessions
         finally:
             if not established:
@@ -133,6 +134,9 @@ class SessionManager:
     async def _run(self, sid: str, transport: StreamableHTTPServerTransport, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         name = session_id.log_name(sid)
         reason = "ended"
+        # This task was started from the opening POST, whose context it copied: its tasks (the
+        # transport's router among them) serve no single request.
+        _json_answer.set(False)
         async with transport.connect() as (http_read, http_write):
             task_status.started()
             inflight = relay.InFlight()
@@ -180,23 +184,59 @@ class SessionManager:
                 await transport.terminate()
 
 
-def choose_response_mode(transport: StreamableHTTPServerTransport, body: bytes) -> None:
-    """Answer this POST as an SSE stream only when the request asked for progress
-    (``params._meta.progressToken``), else as one JSON body.
+# This request's answer format, read by ``SessionTransport``: set around each POST's dispatch, so
+# it lives in that request's task (and the tasks it starts, such as its SSE writer) only.
+_json_answer: ContextVar[bool] = ContextVar("mcp_bridge_json_answer", default=False)
+
+
+class SessionTransport(StreamableHTTPServerTransport):
+    """The SDK transport with the JSON-vs-SSE answer chosen per request, not per transport.
+
+    The SDK reads ``is_json_response_enabled`` at several points of one POST (Accept check,
+    dispatch, message metadata) and in its response router; as a plain attribute set per request,
+    two concurrent POSTs of one session could get each other's format (a progress request answered
+    as JSON, its notifications dropped). Here it reads a context variable set for the request's own
+    task. Outside a request (the session's router task) it is False: the relay relates only progress
+    notifications to a request, and only requests carrying a ``progressToken`` get SSE answers, so
+    the router never drops a related message that has a stream to go to."""
+
+    @property
+    def is_json_response_enabled(self) -> bool:  # type: ignore[override]
+        return _json_answer.get()
+
+    @is_json_response_enabled.setter
+    def is_json_response_enabled(self, value: bool) -> None:
+        pass  # the SDK's __init__ assigns its default; the bridge decides per request
+
+    async def handle_post(self, body: bytes, scope: Scope, receive: Receive, send: Send) -> None:
+        """``handle_request`` for a POST whose body was read already, answering in the format
+        ``wants_json(body)`` picks."""
+        token = _json_answer.set(wants_json(body))
+        try:
+            await self.handle_request(scope, receive, send)
+        finally:
+            _json_answer.reset(token)
+
+
+def wants_json(body: bytes) -> bool:
+    """True (answer with one JSON body) unless the request asked for progress
+    (``params._meta.progressToken``): then an SSE stream, on which its progress notifications ride.
 
     Why: the SDK transport's SSE answer costs several times a JSON one per call (an
     EventSourceResponse and its tasks per request), and streaming is only needed for messages
     tied to the request, i.e. progress (the relay sends server-to-client requests and log
-    messages on the session's GET stream, which is SSE either way). The SDK reads this attribute
-    when it dispatches the POST; two concurrent POSTs of one session can race for it, and then one
-    may get the other's mode: both are valid answers (clients accept both), at worst a progress
-    notification is not streamed."""
+    messages on the session's GET stream, which is SSE either way). A body that cannot name the
+    key (no ``progressToken`` and no JSON escape that could spell it) is not parsed here: the
+    transport parses it once anyway."""
+    if b"progressToken" not in body and b"\\u" not in body:
+        return True
     try:
         message = json.loads(body)
     except ValueError:
-        return  # the transport answers the parse error
-    meta = (message.get("params") or {}).get("_meta") if isinstance(message, dict) and isinstance(message.get("params"), dict) else None
-    transport.is_json_response_enabled = not (isinstance(meta, dict) and "progressToken" in meta)
+        return True  # the transport answers the parse error
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    return not (isinstance(meta, dict) and "progressToken" in meta)
 
 
 async def _buffer_body(receive: Receive) -> tuple[bytes, Receive]:
