@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level,
         access_log=False,
         lifespan="on",
+        # Named, not "auto": a missing uvloop/httptools fails the start instead of silently
+        # serving on asyncio's loop and the pure-Python h11 parser (both pinned in pyproject).
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=10,
     )
 
