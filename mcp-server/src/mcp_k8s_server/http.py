@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import __version__
+from . import __version__, wire
 from .config import Settings
 from .deps import Deps
 from .kube import KubeError
@@ -221,6 +221,7 @@ def build_app(mcp: MCPServer, deps: Deps) -> ASGIApp:
         async def metrics(request: Request) -> Response:
             return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    wire.install()  # one-pass serializer for 2026-07-28 replies (see wire.py)
     app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
