@@ -8,7 +8,8 @@ Transport: one asyncio HTTP client (aiohttp) with a bounded connection pool, so 
 calls share ``pool_size`` keep-alive connections and queue for one instead of opening (and
 discarding) extra ones, and a tool call the client abandons cancels its Kubernetes request with it
 (no worker thread left running, nothing delays the next call). The ``kubernetes`` package is used
-only to load credentials (kubeconfig incl. exec plugins, in-cluster token refresh): its generated
+only to load credentials (``kubeconfig.py``, imported on first use; kubeconfig incl. exec plugins,
+in-cluster token refresh): its generated
 client is synchronous (one thread per call) and builds model objects we do not need.
 
 Configuration, in kubectl's order: an explicit kubeconfig (argument or ``KUBECONFIG``, several files
@@ -25,24 +26,21 @@ import logging
 import os
 import asyncio
 import contextvars
-import copy
 import ssl
 from collections.abc import Mapping
 from urllib.parse import quote
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-import urllib3
-import yaml
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config import kube_config as k8s_kube_config
-from kubernetes.config.config_exception import ConfigException
-from multidict import CIMultiDict
+import sys
+from typing import TYPE_CHECKING
 
 from .auth import caller as _caller
+
+if TYPE_CHECKING:  # imported on first use (cold start): see kubeconfig.py and Kube._ready
+    import aiohttp
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +185,9 @@ def _caller_forbidden(detail: str, op: Op) -> KubeForbidden:
 
 
 def map_transport_error(exc: BaseException, op: Op) -> KubeError:
-    if isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError, asyncio.TimeoutError)) or "timed out" in str(exc).lower():
+    urllib3 = sys.modules.get("urllib3")  # a urllib3 error implies urllib3 was imported (by the kubernetes loaders)
+    timeouts = (TimeoutError, asyncio.TimeoutError) + ((urllib3.exceptions.TimeoutError,) if urllib3 else ())
+    if isinstance(exc, timeouts) or "timed out" in str(exc).lower():
         return KubeUnavailable(
             f"The Kubernetes API server did not answer in time while trying to {op.verb} {op.target()}; "
             "it may be overloaded or unreachable. Retry shortly."
@@ -198,6 +198,13 @@ def map_transport_error(exc: BaseException, op: Op) -> KubeError:
     )
 
 
+def load_configuration(kubeconfig: str | None = None, environ: Mapping[str, str] | None = None) -> tuple[k8s.Configuration, str]:
+    """See ``kubeconfig.load_configuration`` (kept here: the one module that talks to the API)."""
+    from .kubeconfig import load_configuration as load
+
+    return load(kubeconfig, environ)
+
+
 # Accept headers: server-side printing (what `kubectl get` shows, computed by the API server) and
 # aggregated discovery (every group's resources in one answer; Kubernetes >= 1.30, else per group).
 ACCEPT_JSON = "application/json"
@@ -206,82 +213,6 @@ ACCEPT_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDisco
 
 # Extra request headers for the current task (e.g. Impersonate-User for per-caller identity).
 request_headers: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("kube_request_headers", default=None)
-
-
-class _FirstWinsMerger(k8s_kube_config.KubeConfigMerger):
-    """kubectl's merge of a KUBECONFIG list: the first file to set a value wins, including
-    current-context (the client library lets the last one win), and empty files are skipped
-    (kubectl ignores them; the library raises). Source of the rule: kubectl's
-    ``clientcmd.ClientConfigLoadingRules.Load`` ("the first file to set a particular map key wins")."""
-
-    def load_config(self, path: str) -> None:
-        with open(path) as f:
-            config = yaml.safe_load(f)
-        if not config:
-            return
-        if self.config_merged is None:
-            merged = copy.deepcopy(config)
-            merged.pop("current-context", None)
-            for item in ("clusters", "contexts", "users"):
-                merged[item] = []
-            self.config_merged = k8s_kube_config.ConfigNode(path, merged, path)
-        for item in ("clusters", "contexts", "users"):
-            self._merge(item, config.get(item, []) or [], path)
-        if config.get("current-context") and not self.config_merged.value.get("current-context"):
-            self.config_merged.value["current-context"] = config["current-context"]
-        self.config_files[path] = config
-
-
-def load_configuration(kubeconfig: str | None = None, environ: Mapping[str, str] | None = None) -> tuple[k8s.Configuration, str]:
-    """(client Configuration, where it came from), in kubectl's precedence; KubeUnavailable if none.
-
-    ``kubeconfig`` (or KUBECONFIG) may list several files separated by ``os.pathsep``.
-    """
-    env = os.environ if environ is None else environ
-    cfg = k8s.Configuration()
-    explicit = kubeconfig or env.get("KUBECONFIG") or None
-    try:
-        if explicit:
-            paths = [p for p in explicit.split(os.pathsep) if p]
-            found = [p for p in paths if os.path.exists(os.path.expanduser(p))]
-            if not found:
-                raise KubeUnavailable(
-                    f"No Kubernetes credentials: KUBECONFIG={explicit!r} names no existing file. "
-                    "Point it at a kubeconfig (several files separated by ':' are merged like kubectl)."
-                )
-            merger = _FirstWinsMerger(explicit)
-            if merger.config is None:
-                raise KubeUnavailable(f"No Kubernetes credentials: the kubeconfig files {found} are empty.")
-            k8s_kube_config.KubeConfigLoader(config_dict=merger.config, config_base_path=None).load_and_set(cfg)
-            return cfg, f"kubeconfig {':'.join(found)}"
-        if env.get("KUBERNETES_SERVICE_HOST"):
-            k8s_config.load_incluster_config(client_configuration=cfg)
-            return cfg, "in-cluster"
-        default = os.path.expanduser("~/.kube/config")
-        if not os.path.exists(default):
-            raise KubeUnavailable(
-                "No Kubernetes credentials: KUBECONFIG is not set, this is not a pod (no "
-                "KUBERNETES_SERVICE_HOST) and ~/.kube/config does not exist."
-            )
-        k8s_config.load_kube_config(config_file=default, client_configuration=cfg, persist_config=False)
-        return cfg, "kubeconfig ~/.kube/config"
-    except KubeUnavailable:
-        raise
-    except (ConfigException, OSError, TypeError, ValueError, KeyError, yaml.YAMLError) as exc:
-        where = f"KUBECONFIG={explicit!r}" if explicit else "in-cluster service account" if env.get("KUBERNETES_SERVICE_HOST") else "~/.kube/config"
-        raise KubeUnavailable(f"No usable Kubernetes credentials from {where}: " + str(exc).splitlines()[0][:200]) from None
-
-
-def _ssl_context(cfg: k8s.Configuration) -> ssl.SSLContext | bool:
-    if not cfg.host.startswith("https"):
-        return False
-    ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert) if cfg.ssl_ca_cert else ssl.create_default_context()
-    if cfg.cert_file:
-        ctx.load_cert_chain(cfg.cert_file, cfg.key_file)
-    if not cfg.verify_ssl:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 class Kube:
@@ -306,13 +237,17 @@ class Kube:
     # -- configuration and transport ---------------------------------------------------------
     def _load(self) -> k8s.Configuration:
         if self._cfg is None:
+            from .kubeconfig import load_configuration, ssl_context
+
             cfg, source = load_configuration(self.kubeconfig)
-            self._ssl = _ssl_context(cfg)
+            self._ssl = ssl_context(cfg)
             self._cfg, self.source = cfg, source
             log.info("kubernetes client configured", extra={"source": source, "host": cfg.host})
         return self._cfg
 
     async def _ready(self) -> tuple[aiohttp.ClientSession, k8s.Configuration]:
+        import aiohttp  # ~0.1 s; imported with the first Kubernetes call, not at start
+
         loop = asyncio.get_running_loop()
         if self._cfg is None:
             # file reads and exec credential plugins block: once, off the event loop
@@ -346,6 +281,8 @@ class Kube:
     ) -> Any:
         """One API call: parsed JSON (or bytes when ``raw``); KubeError with an actionable message."""
         session, cfg = await self._ready()
+        import aiohttp  # loaded by _ready: a dictionary look-up
+
         headers = {"Accept": accept}
         token = cfg.get_api_key_with_prefix("BearerToken", alias="authorization")  # runs the refresh hook when set
         if token:
@@ -358,6 +295,8 @@ class Kube:
         # per-caller identity: act as the caller bound to this MCP message, if any (auth/caller.py)
         impersonate = _caller.impersonation_for_request(self.server_identity)
         if impersonate:
+            from multidict import CIMultiDict  # aiohttp's own dependency
+
             headers = CIMultiDict((k, v) for k, v in headers.items() if not k.lower().startswith("impersonate-"))
             for k, v in impersonate:
                 headers.add(k, v)  # one Impersonate-Group header per group
