@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
 
-from . import __version__, prompts, resources, tools
+from . import __version__, prompts, resources, telemetry, tools
 from .audit import CallerMiddleware
 from .auth import settings as auth_settings
 from .auth import setup as auth_setup
@@ -43,6 +43,7 @@ def build(settings: Settings, kube: Kube | None = None, metrics: Metrics | None 
         auth=auth.auth if auth else None,
         middleware=[CallerMiddleware(identity_mode=auth is not None, audit=settings.audit_log), ToolsListMemo()],
     )
+    telemetry.keep_tracing_only_if_configured(mcp.middleware)
     tools.register(mcp, deps)
     resources.register(mcp, deps)
     prompts.register(mcp, deps)
