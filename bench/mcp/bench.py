@@ -11,7 +11,10 @@ number of JSON-RPC POSTs over keep-alive connections from a few processes):
 - requests/s and p50/p99 of listing the pods of a namespace with ``--pods`` pods: our ``list-pods``
   tool (the seed has no such tool), and for like-for-like both servers' resource
   ``k8s://namespace/<ns>/pods``;
-- RSS after the load (and peak RSS), cold start (spawn -> first successful tools/list, median of 3).
+- the server's CPU time per request (user + system from /proc, the server process and its workers):
+  on a shared machine req/s also measures the neighbours, CPU per request much less so;
+- RSS after the load (and peak RSS), cold start (spawn -> first successful tools/list, median of 3)
+  and the CPU the server used until then.
 Prints the figures and ratios ours/seed. The seed server is built from the seed document with npm
 (bench/mcp/seed_ts.py); when that is impossible here, our figures are printed with the reason.
 """
@@ -121,10 +124,33 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, s) used so far by ``pid`` and its child processes (uvicorn workers):
+    unlike req/s, not inflated by other processes sharing the pinned core."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> float:
+        with open(f"/proc/{p}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime (stat fields 14, 15)
+
+    total = own(pid)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != pid:
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        total += own(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
+
+
 class Server:
     def __init__(self, name: str, cmd: list[str], env: dict, port: int, cwd: str | None = None):
         self.name, self.cmd, self.env, self.port, self.cwd = name, cmd, env, port, cwd
         self.proc: subprocess.Popen | None = None
+        self.cold_cpu_s = 0.0
 
     def start(self) -> float:
         """Spawn and wait for the first successful tools/list; return the cold start in seconds."""
@@ -141,6 +167,7 @@ class Server:
                 data = r.read()
                 conn.close()
                 if r.status == 200 and b'"tools"' in data:
+                    self.cold_cpu_s = cpu_seconds(self.proc.pid)
                     return time.perf_counter() - t0
             except OSError:
                 pass
@@ -306,12 +333,15 @@ def main(argv: list[str] | None = None) -> int:
         results: dict = {name: {} for name in servers}
         # cold start: median of 3 spawns each, alternating
         colds: dict = {name: [] for name in servers}
+        cold_cpus: dict = {name: [] for name in servers}
         for _ in range(3):
             for name, srv in servers.items():
                 colds[name].append(srv.start())
+                cold_cpus[name].append(srv.cold_cpu_s)
                 srv.stop()
         for name in servers:
             results[name]["cold_start_s"] = statistics.median(colds[name])
+            results[name]["cold_start_cpu_s"] = statistics.median(cold_cpus[name])
 
         for name, srv in servers.items():
             srv.start()
@@ -324,9 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                     seq = payloads[0] if name == "ours" else payloads[1]
                     n = args.requests if scenario.startswith("tools/list") else args.list_requests
                     load(srv.port, seq, min(100, n), args.procs, args.threads)  # warm-up
+                    cpu0 = cpu_seconds(srv.proc.pid)
                     r = load(srv.port, seq, n, args.procs, args.threads)
+                    r["cpu_us_per_request"] = (cpu_seconds(srv.proc.pid) - cpu0) / max(1, r["requests"]) * 1e6
                     results[name][scenario] = r
-                    print(f"[bench] {name:5s} {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']}", flush=True)
+                    print(f"[bench] {name:5s} {scenario}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, "
+                          f"server CPU {r['cpu_us_per_request']:.0f} us/request, errors {r['errors']}", flush=True)
             for name, srv in servers.items():
                 rss, hwm = rss_kib(srv.proc.pid)
                 results[name]["rss_after_mib"] = rss / 1024
@@ -374,12 +407,16 @@ def print_report(report: dict) -> None:
         b = seed_r[scenario] if seed_r else None
         row(f"{scenario}: req/s", a["rps"], b and b["rps"], "{:.0f}", "higher is better")
         row(f"{scenario}: p99 ms", a["p99_ms"], b and b["p99_ms"], "{:.1f}", "lower is better")
+        if "cpu_us_per_request" in a:
+            row(f"{scenario}: server CPU us/req", a["cpu_us_per_request"], b and b.get("cpu_us_per_request"), "{:.0f}", "lower is better")
         if a["errors"] or (b and b["errors"]):
             row(f"{scenario}: errors", a["errors"], b and b["errors"], "{:.0f}")
     row("RSS idle (MiB)", ours_r["rss_idle_mib"], seed_r and seed_r["rss_idle_mib"], "{:.1f}", "lower is better")
     row("RSS after load (MiB)", ours_r["rss_after_mib"], seed_r and seed_r["rss_after_mib"], "{:.1f}", "lower is better")
     row("RSS peak (MiB)", ours_r["rss_peak_mib"], seed_r and seed_r["rss_peak_mib"], "{:.1f}", "lower is better")
     row("cold start to first tools/list (s, median of 3)", ours_r["cold_start_s"], seed_r and seed_r["cold_start_s"], "{:.2f}", "lower is better")
+    if "cold_start_cpu_s" in ours_r:
+        row("cold start: server CPU to first tools/list (s, median)", ours_r["cold_start_cpu_s"], seed_r and seed_r.get("cold_start_cpu_s"), "{:.2f}", "lower is better")
     if not seed_r:
         print(f"(no seed baseline: {report.get('seed_unavailable')})")
 
