@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.e2e_hook.helpers import hook_sync_calls  # noqa: E402
 from tests.e2e_hook.procs import (  # noqa: E402
     CC_FILE,
     apply_mcp_crd,
@@ -70,22 +71,11 @@ def pct(sorted_vals: list[float], p: float) -> float:
 
 
 def scrape_hook_calls(url: str) -> int:
-    """Sync requests the hook has answered so far (its Prometheus counter)."""
-    import re
-    import urllib.request
-
+    """Sync requests the hook has answered so far (its Prometheus counter); -1 if unreachable."""
     try:
-        with urllib.request.urlopen(url + "/metrics", timeout=10) as r:
-            text = r.read().decode()
+        return hook_sync_calls(url)
     except OSError:
         return -1
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("mcp_hook_requests_total{") and 'hook="sync"' in line:
-            m = re.search(r"\}\s+([0-9.eE+]+)$", line)
-            if m:
-                total += float(m.group(1))
-    return int(total)
 
 
 def main(argv: list[str] | None = None) -> int:
