@@ -101,7 +101,7 @@ def test_rollout_under_keepalive_load(tmp_path, prestop, callers):
     it is still an endpoint: calls on connections to it fail (reset / EOF / refused), which
     Metacontroller reports as SyncErrors. With the preStop, the pod keeps answering (each answer
     closing its connection) until it is out of rotation, then stops: no call fails, and no
-    connection to it is left in the client's pool nor used after its SIGTERM. (Without the stop,
+    connection to it is left in the client's pool nor used after its SIGTERM. (Without the preStop,
     a steady client's failures depend on which pod its redials hit: not asserted.)"""
     old_env, new_env = _hook_env(tmp_path, "old"), _hook_env(tmp_path, "new")
     old = start_hook_server(tmp_path, workers=2, threads=2, env=old_env, name="old")
@@ -113,6 +113,7 @@ def test_rollout_under_keepalive_load(tmp_path, prestop, callers):
     done = threading.Event()
     answers: list[tuple[float, str, bool, int]] = []
     failures: list[tuple[float, BaseException]] = []
+    unexpected: list[Exception] = []
 
     def caller():
         while not done.is_set():
@@ -123,6 +124,9 @@ def test_rollout_under_keepalive_load(tmp_path, prestop, callers):
             except CONNECTION_ERRORS as e:
                 failures.append((time.monotonic(), e))
                 time.sleep(0.01)  # a failed call is requeued with backoff, not hammered
+            except Exception as e:  # anything else is a broken test, not a drain outcome
+                unexpected.append(e)
+                return
 
     threads = [threading.Thread(target=caller, daemon=True) for _ in range(callers)]
     old_code = None
@@ -157,6 +161,7 @@ def test_rollout_under_keepalive_load(tmp_path, prestop, callers):
             old.stop()
         new_code = new.stop(grace=20)
     assert old_code == 0 and new_code == 0, (old.tail(), new.tail())
+    assert not unexpected, unexpected
     assert all(status == 200 for *_, status in answers), {a[3] for a in answers}
     during_stop = [a for a in answers if stop_started <= a[0] <= stopped]
     assert any(ep == new_ep for at, ep, _, _ in answers if at > stopped), "no call after the stop was answered"
