@@ -51,6 +51,60 @@ NPM = {"registry": "npm", "name": "@modelcontextprotocol/server-everything", "ve
 PYPI = {"registry": "pypi", "name": "mcp-server-time", "version": "2026.10.19"}
 STDIO_PKG = {"transport": "stdio", "package": PYPI}
 _S = {"secretName": "s"}
+_REQ = "requiredDuringSchedulingIgnoredDuringExecution"
+
+
+def _node_expr(**expr) -> dict:
+    return {"affinity": {"nodeAffinity": {_REQ: {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/arch", **expr}]}]}}}}
+
+
+def _anti(**expr) -> dict:
+    return {"affinity": {"podAntiAffinity": {_REQ: [{"topologyKey": "kubernetes.io/hostname", "labelSelector": {
+        "matchExpressions": [{"key": "app", **expr}]}}]}}}
+
+
+# Core-type fields the apiserver would refuse only in the Deployment (a SyncError Event, nothing in
+# the status): the CRD refuses them at admission, with the same words the hook reports.
+SCHEDULING_CASES = [
+    ("toleration-operator", {"tolerations": [{"key": "k", "operator": "Foo"}]}, False,
+     'spec.tolerations[0].operator: Unsupported value: "Foo"'),
+    ("toleration-effect", {"tolerations": [{"key": "k", "operator": "Exists", "effect": "NoRun"}]}, False,
+     "spec.tolerations[0].effect"),
+    ("toleration-all-ok", {"tolerations": [{"operator": "Exists"}, {"key": "k", "value": "v", "effect": ""}]},
+     True, None),
+    ("node-selector-value", {"nodeSelector": {"kubernetes.io/arch": "amd 64!"}}, False,
+     "spec.nodeSelector.kubernetes.io/arch"),
+    ("node-selector-key", {"nodeSelector": {"bad key": "x"}}, False, "spec.nodeSelector keys must be valid"),
+    ("node-selector-empty-value", {"nodeSelector": {"example.com/gpu": ""}}, True, None),
+    ("node-in-no-values", _node_expr(operator="In"), False, "values must be non-empty when operator is In"),
+    ("node-notin-empty", _node_expr(operator="NotIn", values=[]), False, "values must be non-empty"),
+    ("node-exists-values", _node_expr(operator="Exists", values=["a"]), False,
+     "values must be empty when operator is Exists"),
+    ("node-gt-two", _node_expr(operator="Gt", values=["1", "2"]), False, "exactly one element"),
+    ("node-operator", _node_expr(operator="Equals", values=["a"]), False, "operator: Unsupported value"),
+    ("node-exists-ok", _node_expr(operator="Exists"), True, None),
+    ("anti-in-no-values", _anti(operator="In"), False, "values must be non-empty when operator is In"),
+    ("anti-operator-gt", _anti(operator="Gt", values=["1"]), False, "operator: Unsupported value"),
+    ("anti-match-labels", {"affinity": {"podAntiAffinity": {_REQ: [{
+        "topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "a b"}}}]}}}, False,
+     "matchLabels.app"),
+    ("spread-max-skew-0", {"topologySpreadConstraints": [{"maxSkew": 0, "topologyKey": "zone",
+                                                          "whenUnsatisfiable": "DoNotSchedule"}]}, False,
+     "spec.topologySpreadConstraints[0].maxSkew"),
+    ("spread-when", {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone",
+                                                    "whenUnsatisfiable": "Never"}]}, False,
+     "spec.topologySpreadConstraints[0].whenUnsatisfiable"),
+    ("spread-selector", {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone",
+                                                        "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {
+                                                            "matchExpressions": [{"key": "a", "operator": "DoesNotExist",
+                                                                                  "values": ["x"]}]}}]}, False,
+     "values must be empty when operator is Exists or DoesNotExist"),
+    ("config-total-size", {"config": {f"k{i}": "x" * 65536 for i in range(3)}}, False,
+     "spec.config must total at most 131072 characters"),
+    ("config-large-ok", {"config": {"a": "x" * 65536, "b": "y" * 60000}}, True, None),
+]
+
 # The issue-9 fields: (id, spec patch, accepted, fragment both report). Every CEL rule they add
 # appears here at least once.
 API_CASES = [
@@ -112,7 +166,7 @@ API_CASES = [
      "a probe needs exactly one of exec, httpGet, tcpSocket or grpc"),
     ("sessions-enum", {"sessions": "sticky"}, False, "spec.sessions"),
     ("health-enum", {"health": {"mode": "mcp-handshake"}}, False, "spec.health.mode"),
-]
+] + SCHEDULING_CASES
 
 # (id, object, accepted, message fragment the apiserver and the hook both report)
 CASES = [

@@ -328,7 +328,7 @@ INVALID = [
     ("stdio-2-replicas", {"transport": "stdio", "replicas": 2}, "stdio transport supports at most 1 replica"),
     ("no-image", {"image": None}, "spec.image is required unless spec.package is set"),
     ("empty-image", {"image": ""}, "spec.image: minLength"),
-    ("bad-transport", {"transport": "grpc"}, "spec.transport: enum"),
+    ("bad-transport", {"transport": "grpc"}, "spec.transport: Unsupported value"),
     ("port-0", {"port": 0}, "spec.port: minimum"),
     ("port-high", {"port": 70000}, "spec.port: maximum"),
     ("port-string", {"port": "80"}, "spec.port: type"),
@@ -617,3 +617,87 @@ def test_sync_json_is_sync(scenario):
         assert json.loads(text) == sync(req, now=NOW) and status == json.loads(text)["status"]
     text, status = finalize_json(request(p, [], finalizing=True), now=NOW)
     assert json.loads(text) == finalize(request(p, [], finalizing=True), now=NOW)
+
+
+# --- securityContext: the user's fields over the restricted default ----------------------------
+
+def test_partial_security_context_keeps_the_restricted_default():
+    """Found in review: {runAsUser: 2000} used to replace the whole default (root fs writable,
+    no drop ALL, no seccomp, no runAsNonRoot)."""
+    resp = run(parent(securityContext={"runAsUser": 2000}))
+    sc = container_of(by_kind(resp["children"])["Deployment"])["securityContext"]
+    assert sc == {**C.DEFAULT_SECURITY_CONTEXT, "runAsUser": 2000}
+    cv = cond(resp["status"], "ConfigurationValid")
+    assert (cv["status"], cv["reason"], cv["message"]) == ("True", "Valid", "spec is valid")
+
+
+def test_capabilities_add_keeps_drop_all_and_net_bind_service_passes_restricted():
+    resp = run(parent(securityContext={"capabilities": {"add": ["NET_BIND_SERVICE"]}}))
+    sc = container_of(by_kind(resp["children"])["Deployment"])["securityContext"]
+    assert sc["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+    assert cond(resp["status"], "ConfigurationValid")["reason"] == "Valid"
+
+
+def test_explicit_fields_still_win():
+    sc = container_of(by_kind(run(parent(securityContext={
+        "readOnlyRootFilesystem": False, "capabilities": {"drop": ["NET_RAW"]},
+        "seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}))["children"])["Deployment"])[
+        "securityContext"]
+    assert sc["readOnlyRootFilesystem"] is False and sc["capabilities"] == {"drop": ["NET_RAW"]}
+    assert sc["seccompProfile"] == {"type": "Localhost", "localhostProfile": "p.json"}
+    assert sc["runAsNonRoot"] is True and sc["allowPrivilegeEscalation"] is False
+
+
+@pytest.mark.parametrize("sc,rendered,words", [
+    ({"privileged": True}, {"privileged": True}, ["privileged is true", "allowPrivilegeEscalation is not false"]),
+    ({"runAsUser": 0}, {"runAsUser": 0}, ["runAsUser is 0 (root)", "runAsNonRoot is not true"]),
+    ({"allowPrivilegeEscalation": True}, {"allowPrivilegeEscalation": True}, ["allowPrivilegeEscalation is not false"]),
+    ({"capabilities": {"add": ["SYS_ADMIN", "NET_BIND_SERVICE"]}}, {}, ["capabilities.add has SYS_ADMIN "]),
+    ({"capabilities": {"drop": []}}, {}, ["capabilities.drop does not include ALL"]),
+])
+def test_security_context_failing_restricted_is_rendered_and_warned(sc, rendered, words):
+    resp = run(parent(securityContext=sc))
+    got = container_of(by_kind(resp["children"])["Deployment"])["securityContext"]
+    assert rendered.items() <= got.items()
+    if sc.get("privileged"):  # the API refuses privileged with allowPrivilegeEscalation false
+        assert "allowPrivilegeEscalation" not in got
+    if sc.get("runAsUser") == 0:  # the kubelet refuses runAsNonRoot with user 0
+        assert "runAsNonRoot" not in got
+    cv = cond(resp["status"], "ConfigurationValid")
+    assert cv["status"] == "True" and cv["reason"] == "ValidWithWarnings"
+    assert "would not pass the restricted Pod Security level" in cv["message"]
+    for w in words:
+        assert w in cv["message"], cv["message"]
+
+
+# --- children that would not fit, or that Metacontroller could not create ----------------------
+
+def test_rendered_config_over_the_annotation_limit_is_refused_and_keeps_the_server():
+    """Admitted by the CRD (131072 characters), but 3 bytes each in UTF-8: the ConfigMap's
+    last-applied copy would exceed the 256 KiB annotation limit."""
+    good = parent(config={"a": "b"})
+    observed = rolled_out(good)
+    bad = copy.deepcopy(good)
+    bad["metadata"]["generation"] = 2
+    bad["spec"]["config"] = {"a": "\u20ac" * 65536, "b": "\u20ac" * 65000}
+    resp = run(bad, observed)
+    assert resp["status"]["phase"] == "Failed"
+    cv = cond(resp["status"], "ConfigurationValid")
+    assert cv["status"] == "False" and cv["reason"] == "InvalidSpec"
+    assert "<name>-config ConfigMap (config.json) would be 391647 bytes" in cv["message"], cv["message"]
+    assert "over the limit of 245760 bytes" in cv["message"]
+    assert "<name>-hook-record" in cv["message"]  # the spec (with \\u escapes) is larger still
+    assert resp["children"] == run(good, observed)["children"]
+
+
+def test_a_child_not_created_keeps_the_server_not_ready():
+    """Found in review: Metacontroller failed to create <name>-config (SyncError Event only) and
+    the status said Ready."""
+    p = parent(config={"a": "b"})
+    observed = [o for o in rolled_out(p) if o["metadata"]["name"] != "srv-config"]
+    st = run(p, observed)["status"]
+    ready = cond(st, "Ready")
+    assert st["phase"] == "Pending" and ready["status"] == "False" and ready["reason"] == "ChildMissing"
+    assert ready["message"].startswith("ConfigMap srv-config does not exist yet")
+    assert "kubectl describe mcpserver srv -n ns1" in ready["message"]
+    assert cond(run(p, rolled_out(p))["status"], "Ready")["status"] == "True"

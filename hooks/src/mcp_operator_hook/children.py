@@ -127,10 +127,51 @@ def resources(spec: dict) -> dict:
 
 
 def security_context(spec: dict) -> dict:
+    """The container's securityContext: spec.securityContext's fields over the restricted
+    default (C.DEFAULT_SECURITY_CONTEXT), so ``{runAsUser: 2000}`` keeps runAsNonRoot, drop ALL,
+    seccomp RuntimeDefault and the read-only root fs. capabilities merge per field (``add``
+    alone keeps ``drop: [ALL]``). Two defaults give way to an explicit contrary request the API
+    would otherwise refuse or the kubelet never start: allowPrivilegeEscalation when privileged
+    is true, runAsNonRoot when runAsUser is 0. (restricted_violations says what then fails the
+    restricted Pod Security level.)"""
+    out = json.loads(_DEFAULT_SC_JSON)  # a fresh copy of the constant
     sc = spec.get("securityContext")
-    if sc:
-        return sc  # shared with the request, never mutated
-    return json.loads(_DEFAULT_SC_JSON)  # a fresh copy of the constant
+    if not sc:
+        return out
+    if sc.get("privileged") is True:
+        out.pop("allowPrivilegeEscalation")
+    if sc.get("runAsUser") == 0:
+        out.pop("runAsNonRoot")
+    for key, value in sc.items():
+        if key == "capabilities" and isinstance(value, dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+def restricted_violations(sc: dict) -> list[str]:
+    """What in a rendered container securityContext fails the ``restricted`` Pod Security level
+    (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted), the
+    checks a user can break through spec.securityContext; empty when it passes."""
+    out = []
+    if sc.get("privileged") is True:
+        out.append("privileged is true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        out.append("allowPrivilegeEscalation is not false")
+    if sc.get("runAsUser") == 0:
+        out.append("runAsUser is 0 (root)")
+    if sc.get("runAsNonRoot") is not True:
+        out.append("runAsNonRoot is not true")
+    caps = sc.get("capabilities") or {}
+    added = [c for c in caps.get("add") or [] if c != "NET_BIND_SERVICE"]
+    if added:
+        out.append("capabilities.add has " + ", ".join(added) + " (only NET_BIND_SERVICE is allowed)")
+    if "ALL" not in (caps.get("drop") or []):
+        out.append("capabilities.drop does not include ALL")
+    if (sc.get("seccompProfile") or {}).get("type") not in ("RuntimeDefault", "Localhost"):
+        out.append("seccompProfile.type is not RuntimeDefault or Localhost")
+    return out
 
 
 def runs_package_runner(spec: dict) -> bool:

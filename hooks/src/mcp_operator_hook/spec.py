@@ -69,7 +69,18 @@ MSG_PACKAGE_NAME = ("spec.package.name is not a valid package name for its regis
 MSG_PACKAGE_VERSION = ("spec.package.version must be one exact version (npm: semver such as 2026.8.31; pypi: such "
                        "as 2026.10.19), not a range, tag or 'latest': a running server must not change under its "
                        "clients")
-CROSS_FIELD_MESSAGES = (MSG_NAME, MSG_STDIO_REPLICAS, MSG_CONFIG_KEYS, MSG_REQUESTS_LIMITS,
+MSG_CONFIG_SIZE = ("spec.config must total at most 131072 characters (keys plus values): it is written to one "
+                   "ConfigMap, and Kubernetes limits an object's annotations, where Metacontroller's client-side "
+                   "apply keeps a copy, to 256 KiB")
+MSG_EXPR_IN = "values must be non-empty when operator is In or NotIn"
+MSG_EXPR_EXISTS = "values must be empty when operator is Exists or DoesNotExist"
+MSG_EXPR_GT = "values must have exactly one element (an integer) when operator is Gt or Lt"
+MSG_NODE_SELECTOR_KEYS = ("spec.nodeSelector keys must be valid label keys ([prefix/]name, name at most 63 "
+                          "characters of letters, digits, '-', '_' or '.')")
+MSG_MATCH_LABELS_KEYS = ("matchLabels keys must be valid label keys ([prefix/]name, name at most 63 characters "
+                         "of letters, digits, '-', '_' or '.')")
+CROSS_FIELD_MESSAGES = (MSG_CONFIG_SIZE, MSG_EXPR_IN, MSG_EXPR_EXISTS, MSG_EXPR_GT, MSG_NODE_SELECTOR_KEYS,
+                        MSG_MATCH_LABELS_KEYS, MSG_NAME, MSG_STDIO_REPLICAS, MSG_CONFIG_KEYS, MSG_REQUESTS_LIMITS,
                         MSG_PRIVILEGED, MSG_SECCOMP, MSG_APPARMOR, MSG_ENV_VALUE, MSG_ENV_VALUE_FROM,
                         MSG_IMAGE, MSG_PACKAGE_STDIO, MSG_PACKAGE_COMMAND, MSG_BRIDGE_COMMAND, MSG_STDIO_ONLY,
                         MSG_SESSIONS_HTTP, MSG_HEALTH_ATTACH, MSG_MCP_PATH, MSG_ENV_FROM, MSG_VOLUME_SOURCE,
@@ -129,11 +140,15 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return f"{_path(error)}: must be an integer or a string quantity, got {json.dumps(error.instance)}"
     if error.validator == "additionalProperties" or error.validator == "required":
         return f"{_path(error)}: {error.message}"
+    if error.validator == "enum":
+        # the apiserver's words for the same refusal (kubectl shows these at admission)
+        return (f"{_path(error)}: Unsupported value: {json.dumps(error.instance)}: supported values: "
+                + ", ".join(json.dumps(v) for v in error.validator_value))
     instance = json.dumps(error.instance, sort_keys=True)
     if len(instance) > 80:
         instance = instance[:77] + "..."
     detail = error.message if len(error.message) <= 200 else error.message[:197] + "..."
-    if error.validator in ("enum", "pattern", "minimum", "maximum", "minLength", "maxLength",
+    if error.validator in ("pattern", "minimum", "maximum", "minLength", "maxLength",
                            "minItems", "maxItems", "maxProperties", "type"):
         detail = f"{error.validator} violated ({json.dumps(error.validator_value)}) by {instance}"
     return f"{_path(error)}: {detail}"
@@ -194,6 +209,9 @@ def cross_field_errors(name: str, spec: dict) -> list[str]:
     config = spec.get("config")
     if isinstance(config, dict) and any(len(k) > 253 or not _CONFIG_KEY.match(k) for k in config):
         errors.append(f"spec.config: {MSG_CONFIG_KEYS}")
+    if isinstance(config, dict) and sum(len(k) + len(v) for k, v in config.items() if isinstance(v, str)) \
+            > MAX_CONFIG_CHARS:
+        errors.append(f"spec.config: {MSG_CONFIG_SIZE}")
     res = spec.get("resources")
     if isinstance(res, dict) and isinstance(res.get("requests"), dict) and isinstance(res.get("limits"), dict):
         for key in sorted(res["limits"]):
@@ -230,6 +248,96 @@ def cross_field_errors(name: str, spec: dict) -> list[str]:
             if isinstance(vf, dict) and sum(1 for k in _VALUE_FROM_KEYS if k in vf) != 1:
                 errors.append(f"spec.env[{i}].valueFrom: {MSG_ENV_VALUE_FROM}")
     errors += _pod_errors(spec)
+    errors += _scheduling_errors(spec)
+    return errors
+
+
+MAX_CONFIG_CHARS = 131072
+# Kubernetes' limit on an object's annotations (apimachinery ValidateAnnotations: 256 KiB), where
+# Metacontroller's client-side apply stores a copy of every child it applies; the margin leaves
+# room for the child's metadata and the JSON escaping of the copy.
+MAX_ANNOTATIONS_BYTES = 262144
+MAX_RENDERED_CHILD_BYTES = MAX_ANNOTATIONS_BYTES - 16384
+
+
+def rendered_size_errors(spec: dict, canonical_spec: str) -> list[str]:
+    """The children the hook renders that would not fit in the API: ``<name>-config`` (config.json)
+    and ``<name>-hook-record`` (the canonical spec), each measured as the JSON text of its data,
+    the part of the last-applied copy that grows with the spec. ``spec`` is a valid, defaulted
+    spec. Limits: MAX_RENDERED_CHILD_BYTES (bytes, UTF-8)."""
+    from .children import config_json  # children imports this module
+    out = []
+    sizes = [("<name>-hook-record ConfigMap (the spec as the hook records it)", canonical_spec)]
+    if spec.get("config"):
+        sizes.insert(0, ("<name>-config ConfigMap (config.json)", config_json(spec["config"])))
+    for what, text in sizes:
+        size = len(json.dumps(text, ensure_ascii=False).encode())
+        if size > MAX_RENDERED_CHILD_BYTES:
+            out.append(f"spec: the rendered {what} would be {size} bytes, over the limit of "
+                       f"{MAX_RENDERED_CHILD_BYTES} bytes (Kubernetes keeps a copy of it in an annotation, and "
+                       f"an object's annotations are limited to {MAX_ANNOTATIONS_BYTES} bytes): make spec.config "
+                       f"smaller, or mount large files from a ConfigMap or Secret with spec.volumes")
+    return out
+
+
+_NODE_SELECTOR_TERMS = ("requiredDuringSchedulingIgnoredDuringExecution", "preferredDuringSchedulingIgnoredDuringExecution")
+
+
+def _expression_errors(where: str, exprs, node: bool) -> list[str]:
+    """The CRD's CEL rules on matchExpressions items (NodeSelectorRequirement and
+    LabelSelectorRequirement), as the core API validates them."""
+    errors = []
+    for i, e in _dicts(exprs):
+        op, values = e.get("operator"), e.get("values") or []
+        if op in ("In", "NotIn") and not values:
+            errors.append(f"{where}.matchExpressions[{i}]: {MSG_EXPR_IN}")
+        if op in ("Exists", "DoesNotExist") and values:
+            errors.append(f"{where}.matchExpressions[{i}]: {MSG_EXPR_EXISTS}")
+        if node and op in ("Gt", "Lt") and len(values) != 1:
+            errors.append(f"{where}.matchExpressions[{i}]: {MSG_EXPR_GT}")
+    return errors
+
+
+def _label_selector_errors(where: str, sel) -> list[str]:
+    if not isinstance(sel, dict):
+        return []
+    errors = _expression_errors(where, sel.get("matchExpressions"), False)
+    labels = sel.get("matchLabels")
+    if isinstance(labels, dict) and any(len(k) > 317 or not _LABEL_KEY.match(k) for k in labels):
+        errors.append(f"{where}.matchLabels: {MSG_MATCH_LABELS_KEYS}")
+    return errors
+
+
+def _scheduling_errors(spec: dict) -> list[str]:
+    """nodeSelector, affinity and topologySpreadConstraints: the CRD's CEL rules there."""
+    errors: list[str] = []
+    ns = spec.get("nodeSelector")
+    if isinstance(ns, dict) and any(len(k) > 317 or not _LABEL_KEY.match(k) for k in ns):
+        errors.append(f"spec.nodeSelector: {MSG_NODE_SELECTOR_KEYS}")
+    aff = spec.get("affinity") if isinstance(spec.get("affinity"), dict) else {}
+    node = aff.get("nodeAffinity") if isinstance(aff.get("nodeAffinity"), dict) else {}
+    req = node.get(_NODE_SELECTOR_TERMS[0])
+    if isinstance(req, dict):
+        for i, term in _dicts(req.get("nodeSelectorTerms")):
+            where = f"spec.affinity.nodeAffinity.{_NODE_SELECTOR_TERMS[0]}.nodeSelectorTerms[{i}]"
+            errors += _expression_errors(where, term.get("matchExpressions"), True)
+    for i, pref in _dicts(node.get(_NODE_SELECTOR_TERMS[1])):
+        term = pref.get("preference") if isinstance(pref.get("preference"), dict) else {}
+        where = f"spec.affinity.nodeAffinity.{_NODE_SELECTOR_TERMS[1]}[{i}].preference"
+        errors += _expression_errors(where, term.get("matchExpressions"), True)
+    for kind in ("podAffinity", "podAntiAffinity"):
+        pa = aff.get(kind) if isinstance(aff.get(kind), dict) else {}
+        for i, term in _dicts(pa.get(_NODE_SELECTOR_TERMS[0])):
+            where = f"spec.affinity.{kind}.{_NODE_SELECTOR_TERMS[0]}[{i}]"
+            errors += _label_selector_errors(where + ".labelSelector", term.get("labelSelector"))
+            errors += _label_selector_errors(where + ".namespaceSelector", term.get("namespaceSelector"))
+        for i, w in _dicts(pa.get(_NODE_SELECTOR_TERMS[1])):
+            term = w.get("podAffinityTerm") if isinstance(w.get("podAffinityTerm"), dict) else {}
+            where = f"spec.affinity.{kind}.{_NODE_SELECTOR_TERMS[1]}[{i}].podAffinityTerm"
+            errors += _label_selector_errors(where + ".labelSelector", term.get("labelSelector"))
+            errors += _label_selector_errors(where + ".namespaceSelector", term.get("namespaceSelector"))
+    for i, c in _dicts(spec.get("topologySpreadConstraints")):
+        errors += _label_selector_errors(f"spec.topologySpreadConstraints[{i}].labelSelector", c.get("labelSelector"))
     return errors
 
 
@@ -325,6 +433,8 @@ def _validate_cached(name: str, canonical_spec: str) -> tuple[str, ...]:
     errors = sorted({_schema_message(e) for e in spec_validator().iter_errors(spec)})
     try:
         errors += cross_field_errors(name, spec)
+        if not errors:
+            errors += rendered_size_errors(spec, canonical_spec)
     except (AttributeError, TypeError, KeyError, ValueError):
         # The cross-field rules (like the CRD's CEL rules) assume a schema-shaped spec. On one
         # that is not (found by tests/hook/test_hook_fuzz.py: e.g. spec.stdio = true), the

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from . import constants as C
 from .causes import RANK_NOT_READY, Cause
-from .children import selector_string
+from .children import restricted_violations, security_context, selector_string
 from .sessions import session_routing
 from .spec import serves_http
 
@@ -113,6 +113,18 @@ def service_condition(name: str, svc: dict | None, transport: str | None, port: 
                 f"Service {name} routes port {observed_port} to {ready_endpoints} ready endpoint(s)")
 
 
+def _valid_condition(spec: dict) -> Cond:
+    """ConfigurationValid of a valid spec; it warns (still True) when the rendered container
+    securityContext would fail the restricted Pod Security level, which a namespace enforcing it
+    refuses (the pods never start) and which gives the server more than it needs."""
+    violations = restricted_violations(security_context(spec))
+    if not violations:
+        return Cond(C.COND_CONFIGURATION_VALID, "True", C.R_VALID, "spec is valid")
+    return Cond(C.COND_CONFIGURATION_VALID, "True", C.R_VALID_WITH_WARNINGS,
+                "spec is valid; warning: the container's securityContext would not pass the restricted Pod "
+                "Security level (a namespace that enforces it refuses the pods): " + "; ".join(violations))
+
+
 def merge_conditions(conds: list[Cond], previous_status, generation: int | None, now: str) -> list[dict]:
     prev = {}
     for c in _dict(previous_status).get("conditions") or []:
@@ -136,14 +148,15 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
             deployment: dict | None, service: dict | None, desired_hash: str | None, now: str,
             terminating: bool = False, cause: Cause | None = None, ready_endpoints: int | None = None,
             conflicts: list[tuple[str, str]] = (), inventory: dict | None = None,
-            pods: list[dict] | None = None) -> dict:
+            pods: list[dict] | None = None, missing: list[tuple[str, str]] = ()) -> dict:
     """The complete status. ``spec`` is defaulted; ``errors`` non-empty means invalid;
     ``desired_hash`` is the spec-hash annotation of the desired Deployment (valid spec);
     ``cause`` the first reason a pod is not ready (causes.first_cause); ``ready_endpoints``
     the ready endpoints behind the Service (None: unknown); ``conflicts`` (kind, message) of
     children whose name a foreign object takes (ownership.collisions); ``inventory`` the observed
     ``<name>-inventory`` ConfigMap the mcp-prober writes and ``pods`` the server's pods, for the
-    prober's verdicts (inventory.py)."""
+    prober's verdicts (inventory.py); ``missing`` (kind, name) of the children the hook asked
+    for that are not observed (yet): while any is, the server is not Ready."""
     meta = _dict(parent.get("metadata"))
     generation = meta.get("generation")
     generation = generation if isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0 else None
@@ -155,7 +168,7 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
         dep_cond = deployment_condition(name, deployment, spec["replicas"], desired_hash)
         svc_cond = service_condition(name, service, transport, spec["port"], ready_endpoints, spec["replicas"],
                                      http)
-        cfg_cond = Cond(C.COND_CONFIGURATION_VALID, "True", C.R_VALID, "spec is valid")
+        cfg_cond = _valid_condition(spec)
         session_cond = Cond(C.COND_SESSION_ROUTING, *session_routing(spec, service))
     else:
         dep_cond = deployment_condition(name, deployment, None, None)
@@ -191,6 +204,14 @@ def compute(*, name: str, namespace: str, parent: dict, spec: dict, errors: list
                 svc_cond = Cond(C.COND_SERVICE_READY, "False", C.R_NAME_CONFLICT, message)
         ready = Cond(C.COND_READY, "False", C.R_NAME_CONFLICT, "; ".join(m for _, m in conflicts))
         phase = C.PHASE_FAILED
+    elif missing and dep_cond.status == "True" and svc_cond.status == "True":
+        # e.g. the API refused a child (too large, invalid): Metacontroller reports that only
+        # as a SyncError Event on the MCPServer
+        what = ", ".join(f"{k} {n}" for k, n in missing)
+        ready = Cond(C.COND_READY, "False", C.R_CHILD_MISSING,
+                     f"{what} does not exist yet; if this persists, Metacontroller could not create it: see the "
+                     f"SyncError events in: kubectl describe mcpserver {name} -n {namespace}")
+        phase = C.PHASE_PENDING
     elif dep_cond.status == "True" and svc_cond.status == "True":
         if dep_cond.reason == C.R_SCALED_TO_ZERO:
             ready = Cond(C.COND_READY, "True", C.R_SCALED_TO_ZERO,

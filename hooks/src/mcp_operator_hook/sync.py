@@ -144,7 +144,7 @@ def as_applied(obj: dict, key: str) -> dict:
 
 def _status(p: Parsed, spec: dict, errors: list[str], desired_hash: str | None, now: str | None,
             terminating: bool, related: rel.Related | None = None,
-            conflicts: list[own.Collision] = ()) -> dict:
+            conflicts: list[own.Collision] = (), missing: list[tuple[str, str]] = ()) -> dict:
     related = related or rel.Related({}, p.namespace)
     return st.compute(
         name=p.name, namespace=p.namespace, parent=p.parent, spec=spec, errors=errors,
@@ -155,7 +155,7 @@ def _status(p: Parsed, spec: dict, errors: list[str], desired_hash: str | None, 
         ready_endpoints=rel.ready_endpoints(related, p.name),
         conflicts=[(c.kind, c.message(p.name)) for c in conflicts],
         inventory=p.observed(C.CONFIGMAP_CHILD_KEY, prober.inventory_name(p.name)),
-        pods=rel.pods(related, p.name),
+        pods=rel.pods(related, p.name), missing=list(missing),
     )
 
 
@@ -250,7 +250,9 @@ def _answer(request: dict, now: str | None) -> tuple[dict, str | None]:
         return {"status": _status(p, spec, errors, None, now, False, related, found), "children": kept}, None
     if extra:
         children_json = children_json[:-1] + "," + ",".join(dumps(c) for c in extra) + "]"
-    return {"status": _status(p, spec, errors, desired_hash, now, False, related)}, children_json
+    observed = _observed_names(p)
+    missing = [n for n in names if n not in observed]
+    return {"status": _status(p, spec, errors, desired_hash, now, False, related, missing=missing)}, children_json
 
 
 def _observed_dependent_children(p: Parsed, spec: dict) -> list[dict]:
