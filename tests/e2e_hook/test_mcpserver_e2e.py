@@ -101,8 +101,10 @@ def test_crd_schema_and_printer_columns(control_plane, mcp_crd):
     assert "status" in ver["subresources"]
     assert ver["subresources"]["scale"].get("labelSelectorPath")
     assert C.SHORT_NAME in crd["spec"]["names"].get("shortNames", [])
-    out = cp.kubectl("explain", "mcps.spec.transport").stdout
-    assert "stdio" in out or "DESCRIPTION" in out
+    # kubectl explain reads the OpenAPI the apiserver publishes a little after Established
+    r = wait_for(lambda: (lambda r: r if r.returncode == 0 else None)(
+        cp.kubectl("explain", "mcps.spec.transport", check=False)), timeout=60, what="kubectl explain mcps")
+    assert "stdio" in r.stdout or "DESCRIPTION" in r.stdout
 
 
 @pytest.mark.skipif(not SAMPLES, reason="no MCPServer samples under examples/")
@@ -362,3 +364,4 @@ def test_missing_service_account_is_reported(control_plane, namespace, metacontr
 
     st = wait_for(reported, timeout=READY_TIMEOUT, what="Ready=False naming the ServiceAccount")
     assert st["phase"] in ("Failed", "Pending"), st
+
