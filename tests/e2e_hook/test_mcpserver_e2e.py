@@ -364,4 +364,3 @@ def test_missing_service_account_is_reported(control_plane, namespace, metacontr
 
     st = wait_for(reported, timeout=READY_TIMEOUT, what="Ready=False naming the ServiceAccount")
     assert st["phase"] in ("Failed", "Pending"), st
-
