@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Copies the top-level CRDs (the source of truth, crds/) into the chart's crds/ folder, byte for
-# byte, and Metacontroller's release CRDs (from the built tool: <tools>/share/metacontroller, see
+# Copies the top-level CRDs (the source of truth, crds/) into the chart's crds/ folder and the
+# MCPServer CRD into the hook package (hooks/src/mcp_operator_hook/crd.yaml, which the hook validates
+# specs against), byte for byte, and Metacontroller's release CRDs (from the built tool: <tools>/share/metacontroller, see
 # scripts/build-tools.sh) as charts/mcp-operator/crds/metacontroller-crds-v1.yaml. Run it after
 # editing a CRD or bumping METACONTROLLER_VERSION; tests/chart/test_chart_static.py fails while they differ.
 # Usage: scripts/sync-chart-crds.sh [--check]   (--check: report drift, change nothing, exit 1)
@@ -20,6 +21,11 @@ for f in "$SRC"/*.yaml; do
     else cp "$f" "$t"; echo "synced ${t#"$ROOT"/}"; fi
   fi
 done
+HOOK_CRD="$ROOT/hooks/src/mcp_operator_hook/crd.yaml"
+if ! cmp -s "$SRC/mcpservers.mcp.example.com.yaml" "$HOOK_CRD"; then
+  if $check; then echo "out of date: ${HOOK_CRD#"$ROOT"/}"; status=1
+  else cp "$SRC/mcpservers.mcp.example.com.yaml" "$HOOK_CRD"; echo "synced ${HOOK_CRD#"$ROOT"/}"; fi
+fi
 MC_CRDS="${MCP_TOOLS_DIR:-$HOME/.cache/mcp-operator/tools}/share/metacontroller/metacontroller-crds-v1.yaml"
 MC_DST="$DST/metacontroller-crds-v1.yaml"
 if [[ -f "$MC_CRDS" ]] && ! cmp -s "$MC_CRDS" "$MC_DST"; then

@@ -36,11 +36,6 @@ READY_TIMEOUT = 90
 def apply_in(cp, ns: str, obj: dict, check: bool = True):
     obj = copy.deepcopy(obj)
     obj["metadata"]["namespace"] = ns
-    sa = (obj.get("spec") or {}).get("serviceAccount")
-    if sa and not exists(cp, "serviceaccount", sa, "-n", ns):
-        # a sample naming the chart's ServiceAccount (identity-mcpserver): the ReplicaSet controller
-        # creates no pod until it exists, as in a namespace the chart did not prepare
-        cp.kubectl("create", "serviceaccount", sa, "-n", ns)
     return cp.kubectl("apply", "-f", "-", input=json.dumps(obj), check=check)
 
 

@@ -24,7 +24,7 @@ SCHEMA = VERSION["schema"]["openAPIV3Schema"]
 def test_packaged_copy_is_byte_identical():
     packaged = REPO / "hooks" / "src" / "mcp_operator_hook" / "crd.yaml"
     assert packaged.read_bytes() == CRD_PATH.read_bytes(), \
-        "run: cp crds/mcpservers.mcp.example.com.yaml hooks/src/mcp_operator_hook/crd.yaml"
+        "run: scripts/sync-chart-crds.sh"
     assert specmod.crd_text().encode() == CRD_PATH.read_bytes()
 
 
