@@ -12,8 +12,8 @@ Properties, for every request:
   same answer: no status-write loop;
 - Secret values never appear in the answer.
 
-How many: MCP_FUZZ_EXAMPLES (default 10,000) split over the tests below; each prints how many
-cases it ran (``-s`` shows them). No example database is written, so parallel runs are safe.
+How many: MCP_FUZZ_EXAMPLES (default 10,000) split over the tests below; the run's summary
+says how many cases ran (tests/hook/conftest.py). No example database is written, so parallel runs are safe.
 """
 
 from __future__ import annotations
@@ -250,11 +250,10 @@ def _count(name: str) -> None:
     _COUNTS[name] = _COUNTS.get(name, 0) + 1
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report():
-    yield
+def summary() -> str:
+    """One line for the end of the test run (tests/hook/conftest.py prints it)."""
     total = sum(_COUNTS.values())
-    print(f"\nhook fuzz: {total} cases ran ({', '.join(f'{k} {v}' for k, v in sorted(_COUNTS.items()))})")
+    return f"hook fuzz: {total} cases ran ({', '.join(f'{k} {v}' for k, v in sorted(_COUNTS.items()))})"
 
 
 @_settings("sync")
