@@ -9,12 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.kube import ControlPlane
+from tests.kube import ControlPlane, temp_namespace
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,10 +32,8 @@ def control_plane():
 
 @pytest.fixture
 def namespace(control_plane):
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    control_plane.kubectl("create", "namespace", name)
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with temp_namespace(control_plane) as name:
+        yield name
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,6 +16,8 @@ import ssl
 import subprocess
 import time
 import urllib.request
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -445,3 +447,14 @@ def _terminate(pid: int, grace: float = 10) -> None:
 
 def remove_state(state_dir: Path) -> None:
     shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@contextmanager
+def temp_namespace(cp: ControlPlane):
+    """A fresh namespace ``t-<8 hex>`` for the block, deleted afterwards without waiting."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    cp.kubectl("create", "namespace", name)
+    try:
+        yield name
+    finally:
+        cp.kubectl("delete", "namespace", name, "--wait=false", check=False)

@@ -24,6 +24,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.chart.chartlib import render
+from tests.kube import temp_namespace
 
 from .helpers import free_port, http_server, kubeconfig_with, texts, wait_for
 
@@ -59,10 +60,8 @@ def pod(name, ns):
 
 @pytest.fixture
 def second_namespace(control_plane):
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    control_plane.kubectl("create", "namespace", name)
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with temp_namespace(control_plane) as name:
+        yield name
 
 
 @contextmanager
